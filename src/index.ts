@@ -1,0 +1,26 @@
+export {
+  Agent,
+  type AgentConfig,
+  type AgentOptions,
+  DEFAULT_AGENT_TIMEOUT_MS,
+  type RequestOptions,
+} from "./agent/agent.js";
+export type { DeadlineOptions } from "./agent/deadline.js";
+export { AgentError, type AgentErrorCode } from "./agent/errors.js";
+export {
+  AGENT_HOST,
+  type AgentInfo,
+  API_BASE,
+  API_BASE_URL,
+  agentAddrFromDockerHost,
+  type ContainerRuntime,
+  DOCKER_HOST,
+  dockerHostOf,
+  FAKE_DOCKER_HOST_PREFIX,
+  type HealthCheckResult,
+  isDockerHostAgent,
+  parseAddr,
+} from "./agent/protocol.js";
+export { type TlsMaterial, type VerifiedTls, verifyTls } from "./agent/tls.js";
+export { AgentPool, type AgentPoolOptions, type BatchOptions } from "./pool/pool.js";
+export type { PoolSnapshot, SnapshotCause } from "./pool/snapshot.js";
