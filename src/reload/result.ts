@@ -7,6 +7,7 @@ export interface ReloadSuccess {
   ok: true;
   /** Version of the snapshot the swap published (unchanged when the pool already matched). */
   version: number;
+  /** Preparation plus swap, from the end of the debounce. */
   durationMs: number;
   added: readonly string[];
   removed: readonly string[];
@@ -19,6 +20,17 @@ export interface ReloadSuccess {
   cause: "initial" | "reload";
   /** ISO time the attempt finished. */
   at: string;
+  timings: ReloadTimings;
+}
+
+/** Where the time of one reload went, in milliseconds. */
+export interface ReloadTimings {
+  /** From the first file event of the burst to the end of the debounce. */
+  waitMs: number;
+  /** Read, parse, validate, load TLS material. */
+  prepareMs: number;
+  /** The synchronous swap: removeAll, re-adds, snapshot. */
+  swapMs: number;
 }
 
 export interface ReloadFailure {
@@ -27,4 +39,5 @@ export interface ReloadFailure {
   durationMs: number;
   cause: "initial" | "reload";
   at: string;
+  timings: Omit<ReloadTimings, "swapMs">;
 }

@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { LogLevel } from "../log.js";
+import { runDaemon } from "./run.js";
+
+const USAGE = `Usage: agentpool <command> [options]
+
+Commands:
+  run      keep the pool in sync with the config file (the daemon)
+  check    validate a config file like a reload would; exit 0 valid, 1 invalid
+  schema   print the JSON Schema of config.yml
+  status   ask a running daemon how it is doing
+  demo     start two local demo agents and run the daemon on a config for them
+
+Run options:
+  -c, --config PATH        config file (env AGENTPOOL_CONFIG; default config/config.yml)
+      --listen ADDR        status endpoint: HOST:PORT, a unix socket path, or off
+                           (env AGENTPOOL_LISTEN; default 127.0.0.1:9410)
+      --certs-dir DIR      where <addr>.zip bundles live (default: ../certs from the config's folder)
+      --debounce MS        quiet time after a file event before reloading (default 20)
+      --log-level LEVEL    fatal, error, warn, info, debug, trace or silent (default info)
+      --module FILE        an ES module whose default export gets { pool, logger, signal }; repeatable
+  -h, --help               this text
+  -v, --version            the version
+`;
+
+const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+export const DEFAULT_CONFIG = "config/config.yml";
+export const DEFAULT_LISTEN = "127.0.0.1:9410";
+
+class UsageError extends Error {}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: "string", short: "c" },
+      listen: { type: "string" },
+      "certs-dir": { type: "string" },
+      debounce: { type: "string" },
+      "log-level": { type: "string" },
+      module: { type: "string", multiple: true },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const debounceMs = values.debounce === undefined ? undefined : Number(values.debounce);
+  if (debounceMs !== undefined && (!Number.isFinite(debounceMs) || debounceMs < 0)) {
+    throw new UsageError(`--debounce takes a number of milliseconds, not "${values.debounce}"`);
+  }
+  const logLevel = values["log-level"] ?? process.env.AGENTPOOL_LOG_LEVEL ?? "info";
+  if (!LOG_LEVELS.has(logLevel)) throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}`);
+  return runDaemon({
+    configPath: values.config ?? process.env.AGENTPOOL_CONFIG ?? DEFAULT_CONFIG,
+    listen: values.listen ?? process.env.AGENTPOOL_LISTEN ?? DEFAULT_LISTEN,
+    ...(values["certs-dir"] ? { certsDir: values["certs-dir"] } : {}),
+    ...(debounceMs !== undefined ? { debounceMs } : {}),
+    logLevel: logLevel as LogLevel,
+    modules: values.module ?? [],
+    stderr: process.stderr,
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const io = { stdout: process.stdout, stderr: process.stderr };
+  try {
+    switch (command) {
+      case "run":
+        return await run(rest);
+      case "check":
+        return await (await import("./check.js")).checkCommand(rest, io);
+      case "schema":
+        return await (await import("./check.js")).schemaCommand(rest, io);
+      case "status":
+        return await (await import("./status/command.js")).statusCommand(rest, io);
+      case "demo":
+        return await (await import("./demo.js")).demoCommand(rest, io);
+      case "-v":
+      case "--version":
+        io.stdout.write(`${version()}\n`);
+        return 0;
+      case undefined:
+      case "-h":
+      case "--help":
+      case "help":
+        io.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    // parseArgs reports unknown or malformed options with a TypeError and a code.
+    const code = (err as { code?: string }).code;
+    if (err instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))) {
+      io.stderr.write(`agentpool: ${(err as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+const exitCode = await main(process.argv.slice(2));
+// Let pino flush stdout before leaving.
+process.exitCode = exitCode;
+setImmediate(() => process.exit(exitCode)).unref();

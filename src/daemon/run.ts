@@ -1,0 +1,153 @@
+import { config as rxjsConfig } from "rxjs";
+import { ConfigError } from "../config/errors.js";
+import { createLogger, type Logger, type LogLevel } from "../log.js";
+import { AgentPool } from "../pool/pool.js";
+import type { ReloadResult } from "../reload/result.js";
+import { type ConfigWatcher, watchConfig } from "../reload/watch-config.js";
+import { startModules } from "./modules.js";
+import { createNotifier } from "./notify.js";
+import { type StatusServer, startStatusServer } from "./status/server.js";
+
+export interface RunOptions {
+  configPath: string;
+  /** `HOST:PORT`, a unix socket path, or `off`. */
+  listen: string;
+  certsDir?: string;
+  debounceMs?: number;
+  logLevel: LogLevel;
+  modules: readonly string[];
+  /** Bound on the whole shutdown (draining agent connections included). Default 10 000 ms. */
+  shutdownTimeoutMs?: number;
+  /** Where human-readable start-up errors go. */
+  stderr: NodeJS.WritableStream;
+  /** Called once the daemon is ready (the first load applied, the status listener up). */
+  onReady?: (daemon: RunningDaemon) => void;
+}
+
+export interface RunningDaemon {
+  pool: AgentPool;
+  watcher: ConfigWatcher;
+  statusAddress: string | undefined;
+  logger: Logger;
+  /** Starts a graceful shutdown; the promise `runDaemon` returned then settles. */
+  stop(): void;
+}
+
+const AGENT_DRAIN_MS = 5_000;
+
+function statusLine(pool: AgentPool, result: ReloadResult | undefined): string {
+  const agents = `${pool.size} agent${pool.size === 1 ? "" : "s"}, snapshot ${pool.snapshot.version}`;
+  if (!result || result.ok) return agents;
+  return `${agents}; last reload failed: ${result.error.message.split("\n")[0]}`;
+}
+
+/**
+ * The daemon: loads the config (exit 1 if it cannot), serves status, applies
+ * every later edit, reloads on SIGHUP and shuts down gracefully on SIGTERM or
+ * SIGINT. Resolves with the process exit code.
+ */
+export async function runDaemon(options: RunOptions): Promise<number> {
+  const logger = createLogger(options.logLevel);
+  const notifier = createNotifier(logger);
+  const shutdownController = new AbortController();
+  // A subscriber that throws (a --module, typically) is logged, never fatal.
+  rxjsConfig.onUnhandledError = (err) => logger.error({ err }, "a snapshot subscriber threw");
+  const onUncaught = (err: unknown) => logger.error({ err }, "uncaught error (in a module?); the daemon goes on");
+  process.on("uncaughtException", onUncaught);
+  process.on("unhandledRejection", onUncaught);
+
+  // Installed before the first load: SIGHUP's default action would kill the process.
+  const onHup = () => {
+    logger.info("SIGHUP: reloading");
+    watcher.reload();
+  };
+  process.on("SIGHUP", onHup);
+
+  const pool = new AgentPool({
+    onCloseError: (err, addr) => logger.warn({ err, addr }, "closing a retired agent's connections failed"),
+  });
+
+  let ready = false;
+  let status: StatusServer | undefined;
+  const watcher = watchConfig(pool, {
+    configPath: options.configPath,
+    ...(options.certsDir ? { certsDir: options.certsDir } : {}),
+    ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
+    logger,
+    onAttemptStart: () => {
+      if (ready) notifier.reloading();
+    },
+    onAttemptEnd: (result) => {
+      if (ready) notifier.ready(statusLine(pool, result ?? watcher.lastResult));
+    },
+  });
+
+  const cleanup = async () => {
+    shutdownController.abort();
+    await watcher.close();
+    await status?.close();
+    await Promise.race([
+      Promise.allSettled(pool.list().map((agent) => agent.close())),
+      new Promise((done) => setTimeout(done, AGENT_DRAIN_MS).unref()),
+    ]);
+    notifier.close();
+    process.off("SIGHUP", onHup);
+    process.off("uncaughtException", onUncaught);
+    process.off("unhandledRejection", onUncaught);
+  };
+
+  try {
+    if (options.listen !== "off") {
+      status = await startStatusServer({
+        listen: options.listen,
+        pool,
+        results$: watcher.results$,
+        configPath: options.configPath,
+        logger: logger.child({ module: "status" }),
+      });
+      logger.info({ address: status.address }, "status endpoint listening");
+    }
+    await startModules(options.modules, { pool, logger, signal: shutdownController.signal });
+    await watcher.ready;
+  } catch (err) {
+    const message =
+      err instanceof ConfigError
+        ? `config rejected:\n${err.message}`
+        : `cannot start: ${err instanceof Error ? err.message : String(err)}`;
+    options.stderr.write(`agentpool: ${message}\n`);
+    logger.fatal({ err: err instanceof ConfigError ? err.message : err }, "start-up failed");
+    await cleanup();
+    return 1;
+  }
+
+  ready = true;
+  notifier.ready(statusLine(pool, watcher.lastResult));
+  logger.info({ agents: pool.size, version: pool.snapshot.version }, "ready");
+
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (signal?: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      notifier.stopping();
+      logger.info({ signal }, "shutting down");
+      const bound = setTimeout(() => {
+        logger.error("shutdown took too long; exiting anyway");
+        resolveExit(0);
+      }, options.shutdownTimeoutMs ?? 10_000);
+      bound.unref();
+      cleanup()
+        .catch((err: unknown) => logger.error({ err }, "error during shutdown"))
+        .finally(() => {
+          process.off("SIGTERM", stop);
+          process.off("SIGINT", stop);
+          clearTimeout(bound);
+          logger.info("stopped");
+          resolveExit(0);
+        });
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+    options.onReady?.({ pool, watcher, statusAddress: status?.address, logger, stop: () => stop() });
+  });
+}

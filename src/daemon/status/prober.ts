@@ -1,0 +1,272 @@
+import { type Observable, Subject, type Subscription } from "rxjs";
+import type { Agent } from "../../agent/agent.js";
+import type { AgentInfo } from "../../agent/protocol.js";
+import type { Logger } from "../../log.js";
+import type { AgentPool } from "../../pool/pool.js";
+import type { PoolSnapshot } from "../../pool/snapshot.js";
+
+/** What the prober knows about one agent of the pool. */
+export interface InfoEntry {
+  readonly addr: string;
+  /** The agent's name in the pool. */
+  readonly name: string;
+  /** From the latest successful probe of this agent. */
+  readonly info?: AgentInfo;
+  /** The latest probe's error message (names the addr); absent once a probe succeeds. */
+  readonly error?: string;
+  /** ISO time of the latest probe's outcome. */
+  readonly at: string;
+}
+
+/** One agent's entry changed (`entry` set) or the agent left the pool (`entry` undefined). */
+export interface InfoChange {
+  readonly addr: string;
+  readonly entry: InfoEntry | undefined;
+}
+
+export interface InfoProberOptions {
+  /** The pool whose agents to probe. Required. */
+  pool: AgentPool;
+  /** Required. */
+  logger: Logger;
+  /** Most probes in flight at once. Default 4. */
+  concurrency?: number;
+  /** Bound on one `info()` call, connect and TLS handshake included. Default 5 000 ms. */
+  timeoutMs?: number;
+  /** Wait before the first retry after a failed probe; doubles per failure. Default 1 000 ms. */
+  retryInitialMs?: number;
+  /** Longest wait between retries; failing agents are retried at this pace forever. Default 60 000 ms. */
+  retryMaxMs?: number;
+  /** Clock for `at` (ms since the epoch). Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * Fetches `/info` of every agent that enters the pool (or is replaced by a
+ * changed one) in the background, and keeps the answers next to the pool.
+ */
+export interface InfoProber {
+  /** The entry for `addr`, once its first probe has finished. */
+  get(addr: string): InfoEntry | undefined;
+  /** All entries, in no particular order. */
+  entries(): InfoEntry[];
+  /** Every change of an entry, and every agent that left the pool. */
+  readonly changes$: Observable<InfoChange>;
+  /** Stops probing: unsubscribes from the pool, aborts probes in flight, cancels retries. */
+  close(): void;
+}
+
+const DEFAULTS = Object.freeze({
+  concurrency: 4,
+  timeoutMs: 5_000,
+  retryInitialMs: 1_000,
+  retryMaxMs: 60_000,
+  now: Date.now,
+});
+
+interface Job {
+  readonly agent: Agent;
+  entry: InfoEntry | undefined;
+  failures: number;
+  queued: boolean;
+  controller: AbortController | undefined;
+  retry: NodeJS.Timeout | undefined;
+}
+
+function positiveInteger(value: unknown): boolean {
+  return typeof value === "number" && Number.isInteger(value) && value > 0;
+}
+
+function positiveNumber(value: unknown): boolean {
+  return typeof value === "number" && Number.isFinite(value) && value > 0;
+}
+
+function resolve(options: InfoProberOptions): Readonly<Required<InfoProberOptions>> {
+  const resolved = Object.freeze({
+    ...DEFAULTS,
+    ...withoutUndefined(options),
+  }) as Readonly<Required<InfoProberOptions>>;
+  if (!resolved.pool || typeof resolved.pool.snapshots$?.subscribe !== "function")
+    throw new TypeError("pool must be an AgentPool.");
+  if (!resolved.logger) throw new TypeError("logger is required.");
+  if (!positiveInteger(resolved.concurrency))
+    throw new TypeError("concurrency must be a positive integer.");
+  if (!positiveNumber(resolved.timeoutMs))
+    throw new TypeError("timeoutMs must be a positive number of milliseconds.");
+  if (!positiveNumber(resolved.retryInitialMs) || !positiveNumber(resolved.retryMaxMs))
+    throw new TypeError("retryInitialMs and retryMaxMs must be positive numbers of milliseconds.");
+  if (resolved.retryMaxMs < resolved.retryInitialMs)
+    throw new TypeError("retryMaxMs must not be smaller than retryInitialMs.");
+  if (typeof resolved.now !== "function") throw new TypeError("now must be a function.");
+  return resolved;
+}
+
+function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
+}
+
+/**
+ * Starts probing `pool`'s agents. The snapshot subscriber only updates a map
+ * and schedules work: a slow or dead agent never delays a pool publication,
+ * and the prober never changes pool membership.
+ */
+export function createInfoProber(options: InfoProberOptions): InfoProber {
+  const { pool, logger, concurrency, timeoutMs, retryInitialMs, retryMaxMs, now } =
+    resolve(options);
+  const log = logger.child({ module: "info-prober" });
+  const jobs = new Map<string, Job>();
+  const queue: Job[] = [];
+  const changes$ = new Subject<InfoChange>();
+  let running = 0;
+  let pumpScheduled = false;
+  let closed = false;
+
+  const emit = (addr: string, entry: InfoEntry | undefined) => {
+    try {
+      changes$.next({ addr, entry });
+    } catch (err) {
+      log.error({ err, addr }, "an info change subscriber threw");
+    }
+  };
+
+  const cancel = (job: Job) => {
+    job.controller?.abort();
+    job.controller = undefined;
+    clearTimeout(job.retry);
+    job.retry = undefined;
+    job.queued = false;
+  };
+
+  const enqueue = (job: Job) => {
+    if (job.queued || closed) return;
+    job.queued = true;
+    queue.push(job);
+    schedulePump();
+  };
+
+  // Probes start on a later turn of the event loop, never inside the
+  // synchronous snapshot callback (undici does some work synchronously).
+  const schedulePump = () => {
+    if (pumpScheduled) return;
+    pumpScheduled = true;
+    setImmediate(pump);
+  };
+
+  function pump(): void {
+    pumpScheduled = false;
+    while (!closed && running < concurrency && queue.length > 0) {
+      const job = queue.shift() as Job;
+      if (!job.queued || jobs.get(job.agent.addr) !== job) continue;
+      job.queued = false;
+      void probe(job);
+    }
+  }
+
+  async function probe(job: Job): Promise<void> {
+    const { agent } = job;
+    const controller = new AbortController();
+    job.controller = controller;
+    running++;
+    try {
+      const info = await agent.info({ timeoutMs, signal: controller.signal });
+      if (controller.signal.aborted || jobs.get(agent.addr) !== job) return;
+      if (job.failures > 0)
+        log.info({ addr: agent.addr, failures: job.failures }, "agent info probe recovered");
+      job.failures = 0;
+      job.entry = Object.freeze({
+        addr: agent.addr,
+        name: agent.name,
+        info: Object.freeze({ ...info }),
+        at: new Date(now()).toISOString(),
+      });
+      emit(agent.addr, job.entry);
+    } catch (err) {
+      if (controller.signal.aborted || jobs.get(agent.addr) !== job) return;
+      const message = err instanceof Error ? err.message : String(err);
+      job.failures++;
+      const delayMs = Math.min(retryMaxMs, retryInitialMs * 2 ** Math.min(job.failures - 1, 30));
+      // Once per agent at warn; retries of a dead agent would otherwise flood the journal.
+      if (job.failures === 1)
+        log.warn({ addr: agent.addr, err: message }, "agent info probe failed");
+      else
+        log.debug(
+          { addr: agent.addr, err: message, failures: job.failures },
+          "agent info probe failed again",
+        );
+      job.entry = Object.freeze({
+        addr: agent.addr,
+        name: agent.name,
+        ...(job.entry?.info ? { info: job.entry.info } : {}),
+        error: message,
+        at: new Date(now()).toISOString(),
+      });
+      emit(agent.addr, job.entry);
+      job.retry = setTimeout(() => {
+        job.retry = undefined;
+        enqueue(job);
+      }, delayMs);
+      job.retry.unref();
+    } finally {
+      if (job.controller === controller) job.controller = undefined;
+      running--;
+      if (queue.length > 0) schedulePump();
+    }
+  }
+
+  const onSnapshot = (snapshot: PoolSnapshot) => {
+    // Compared by identity against what we probe, not through `added` and
+    // `changed`: the first snapshot a late subscriber sees lists agents that
+    // were added long before.
+    const present = new Set<string>();
+    for (const agent of snapshot.agents) {
+      present.add(agent.addr);
+      const job = jobs.get(agent.addr);
+      if (job?.agent === agent) continue;
+      if (job) cancel(job);
+      const next: Job = {
+        agent,
+        entry: undefined,
+        failures: 0,
+        queued: false,
+        controller: undefined,
+        retry: undefined,
+      };
+      jobs.set(agent.addr, next);
+      enqueue(next);
+      // A replaced agent's old answer no longer holds (new certificates, maybe a new host).
+      if (job?.entry) emit(agent.addr, undefined);
+    }
+    for (const [addr, job] of jobs) {
+      if (present.has(addr)) continue;
+      cancel(job);
+      jobs.delete(addr);
+      emit(addr, undefined);
+    }
+  };
+
+  const subscription: Subscription = pool.snapshots$.subscribe({
+    next: (snapshot) => {
+      try {
+        onSnapshot(snapshot);
+      } catch (err) {
+        log.error({ err }, "info prober could not follow a snapshot");
+      }
+    },
+  });
+
+  return {
+    get: (addr) => jobs.get(addr)?.entry,
+    entries: () => Array.from(jobs.values(), (job) => job.entry).filter((e): e is InfoEntry => !!e),
+    changes$: changes$.asObservable(),
+    close() {
+      if (closed) return;
+      closed = true;
+      subscription.unsubscribe();
+      for (const job of jobs.values()) cancel(job);
+      queue.length = 0;
+      changes$.complete();
+    },
+  };
+}

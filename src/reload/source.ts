@@ -1,0 +1,119 @@
+import { lstat, readlink, realpath } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { type FSWatcher, watch } from "chokidar";
+import { type Observable, Subject } from "rxjs";
+import type { Logger } from "../log.js";
+
+/** A file-system event on one of the files a config depends on. */
+export interface FileEvent {
+  /** Absolute path the event was about. */
+  path: string;
+  /** `performance.now()` when it arrived. */
+  at: number;
+}
+
+/**
+ * Watches the files a config depends on — config.yml and its TLS files — in a
+ * way that survives every way of saving them. It watches the DIRECTORIES that
+ * hold them, never a file's inode, because editors, `sed -i`, `git checkout`
+ * and Kubernetes replace files or swap symlinks. Symlinks on the way to a file
+ * (ConfigMap's `..data`) are watched as files of their own.
+ */
+export class FileSource {
+  readonly #events = new Subject<FileEvent>();
+  readonly #watcher: FSWatcher;
+  readonly #logger: Logger;
+  /** Paths whose events matter: the files, the links leading to them. */
+  #relevant = new Set<string>();
+  #dirs = new Set<string>();
+
+  constructor(logger: Logger) {
+    this.#logger = logger;
+    this.#watcher = watch([], {
+      ignoreInitial: true,
+      depth: 0,
+      followSymlinks: false,
+      // chokidar's atomic mode hides dot-files such as ConfigMap's `..data`.
+      atomic: false,
+      ignorePermissionErrors: true,
+      // Only the entries that matter get a watcher of their own; the directory
+      // watcher still reports every entry through raw events.
+      ignored: (path, stats) =>
+        !this.#dirs.has(path) && !this.#relevant.has(path) && stats?.isDirectory() !== true,
+    });
+    this.#watcher.on("all", (_event, path) => this.#offer(resolve(path)));
+    // chokidar drops a second "change" on a path within 50 ms and sends no
+    // trailing one, so the last write of a quick burst would go unseen. Raw
+    // fs.watch events are not throttled.
+    this.#watcher.on("raw", (_event, evPath, details) => {
+      const watched = (details as { watchedPath?: string } | undefined)?.watchedPath;
+      if (!watched || typeof evPath !== "string" || evPath === "") return;
+      this.#offer(join(watched, evPath));
+      if (basename(watched) === evPath) this.#offer(watched);
+    });
+    // Watcher hiccups (a directory vanishing mid-rename) are events, not crashes.
+    this.#watcher.on("error", (err) => this.#logger.warn({ err }, "file watcher error"));
+  }
+
+  /** Every relevant event, unfiltered and not debounced. */
+  get events$(): Observable<FileEvent> {
+    return this.#events.asObservable();
+  }
+
+  /** Watches exactly these files (absolute paths), replacing the previous set. */
+  async watchFiles(files: Iterable<string>): Promise<void> {
+    const relevant = new Set<string>();
+    for (const file of files) for (const path of await linkChain(file)) relevant.add(path);
+    const dirs = new Set<string>();
+    for (const path of relevant) dirs.add(dirname(path));
+    this.#relevant = relevant;
+    const added = [...dirs].filter((d) => !this.#dirs.has(d));
+    const removed = [...this.#dirs].filter((d) => !dirs.has(d));
+    this.#dirs = dirs;
+    if (removed.length > 0) this.#watcher.unwatch(removed);
+    if (added.length > 0) {
+      const ready = new Promise<void>((done) => this.#watcher.once("ready", () => done()));
+      this.#watcher.add(added);
+      // chokidar says "ready" once per add() batch; a bound keeps a slow scan from blocking start-up.
+      await Promise.race([ready, new Promise((done) => setTimeout(done, 2_000).unref())]);
+    }
+  }
+
+  #offer(path: string): void {
+    if (this.#relevant.has(path)) this.#events.next({ path, at: performance.now() });
+  }
+
+  async close(): Promise<void> {
+    this.#events.complete();
+    await this.#watcher.close();
+  }
+}
+
+/**
+ * `path`, every symlink it passes through (as a file of its own) and where
+ * they lead, with directories resolved to real paths so the watcher watches
+ * real directories: `config.yml → ..data/config.yml` gives
+ * `[…/config.yml, …/..data, …/..2026_11_25/config.yml]`.
+ */
+export async function linkChain(path: string): Promise<string[]> {
+  const chain: string[] = [];
+  let current = resolve(path);
+  for (let hop = 0; hop < 32; hop++) {
+    const dir = dirname(current);
+    const realDir = await realpath(dir).catch(() => dir);
+    if (realDir !== dir) {
+      // A directory on the way is a symlink: its swap is an event in its parent.
+      for (let up = dir; up !== dirname(up); up = dirname(up)) {
+        const stats = await lstat(up).catch(() => undefined);
+        if (stats?.isSymbolicLink()) chain.push(up);
+      }
+    }
+    const here = join(realDir, basename(current));
+    chain.push(current);
+    if (here !== current) chain.push(here);
+    const target = await readlink(here).catch(() => undefined);
+    if (target === undefined) break;
+    current = resolve(realDir, target);
+  }
+  return [...new Set(chain)];
+}

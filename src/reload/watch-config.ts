@@ -1,0 +1,189 @@
+import { resolve } from "node:path";
+import {
+  concat,
+  map,
+  merge,
+  type Observable,
+  of,
+  ReplaySubject,
+  Subject,
+  type Subscription,
+  tap,
+} from "rxjs";
+import type { ConfigError } from "../config/errors.js";
+import { prepareConfig } from "../config/load.js";
+import { createLogger, type Logger } from "../log.js";
+import type { AgentPool } from "../pool/pool.js";
+import { coalesce, prepareCandidate, skipUnchanged, swapInto, type Trigger } from "./pipeline.js";
+import type { ReloadResult } from "./result.js";
+import { FileSource } from "./source.js";
+
+export interface WatchConfigOptions {
+  /** The config file. Messages name it as given here. */
+  configPath: string;
+  /** Where GoDoxy-style `host:port` agents' `<addr>.zip` bundles live. Default `../certs` from the config's directory. */
+  certsDir?: string;
+  /** Quiet time after the last file event before a reload starts. Default 20 ms. */
+  debounceMs?: number;
+  /** Default: a silent logger. */
+  logger?: Logger;
+  /**
+   * Called when preparing a reload starts and when the attempt ends (for
+   * systemd's RELOADING=1/READY=1); `undefined` when it turned out to be no change.
+   */
+  onAttemptStart?: () => void;
+  onAttemptEnd?: (result: ReloadResult | undefined) => void;
+}
+
+/** Smallest debounce that still merges the write pairs editors make (truncate + write, unlink + create). */
+export const DEFAULT_DEBOUNCE_MS = 20;
+
+export interface ConfigWatcher {
+  /** The first load's result; rejects with its `ConfigError` when the first load fails. */
+  readonly ready: Promise<ReloadResult>;
+  /** One result per attempt; a new subscriber first gets the latest one. */
+  readonly results$: Observable<ReloadResult>;
+  /** The latest result, if any. */
+  readonly lastResult: ReloadResult | undefined;
+  /** Forces an attempt even if no byte changed (SIGHUP). */
+  reload(): void;
+  /** Stops watching; the pool keeps its agents. */
+  close(): Promise<void>;
+}
+
+/**
+ * Keeps `pool` in sync with a config file: file events (and `reload()`) →
+ * debounce → prepare (read, parse, validate, TLS; latest wins) → one
+ * synchronous swap → one snapshot. A rejected file keeps the last good pool.
+ */
+export function watchConfig(pool: AgentPool, options: WatchConfigOptions): ConfigWatcher {
+  const debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+  if (!Number.isFinite(debounceMs) || debounceMs < 0)
+    throw new RangeError("debounceMs must be a number of milliseconds, 0 or more");
+  if (typeof options.configPath !== "string" || options.configPath === "")
+    throw new TypeError("configPath is required");
+  const logger = (options.logger ?? createLogger("silent")).child({ module: "reload" });
+  const configPath = options.configPath;
+  const absolutePath = resolve(configPath);
+
+  const files = new FileSource(logger);
+  const forced$ = new Subject<Trigger>();
+  const results = new ReplaySubject<ReloadResult>(1);
+  let lastResult: ReloadResult | undefined;
+  let lastGoodInputs: readonly string[] = [];
+  let closed = false;
+
+  let settleReady!: (result: ReloadResult) => void;
+  let failReady!: (error: ConfigError) => void;
+  const ready = new Promise<ReloadResult>((resolveReady, rejectReady) => {
+    settleReady = resolveReady;
+    failReady = rejectReady;
+  });
+  // A caller that never awaits `ready` must not see an unhandled rejection.
+  ready.catch(() => {});
+
+  const prepare = (signal: AbortSignal) => {
+    options.onAttemptStart?.();
+    return prepareConfig(configPath, {
+      ...(options.certsDir ? { certsDir: options.certsDir } : {}),
+      signal,
+    });
+  };
+
+  const fileTriggers$ = files.events$.pipe(
+    map((event): Trigger => ({ kind: "file", at: event.at })),
+  );
+  const triggers$ = concat(
+    of<Trigger>({ kind: "initial", at: performance.now() }),
+    merge(fileTriggers$, forced$).pipe(coalesce(debounceMs)),
+  );
+
+  const watchInputs = (result: ReloadResult, inputs: readonly string[]) => {
+    if (result.ok) lastGoodInputs = inputs;
+    // Also watch what a rejected file points at, so creating a missing TLS file is noticed.
+    void files
+      .watchFiles([absolutePath, ...lastGoodInputs, ...inputs])
+      .catch((err: unknown) => logger.warn({ err }, "could not watch the config's files"));
+  };
+
+  let inputsOfLastCandidate: readonly string[] = [];
+  const subscription: Subscription = triggers$
+    .pipe(
+      prepareCandidate(prepare),
+      tap((candidate) => {
+        inputsOfLastCandidate = candidate.ok
+          ? [...candidate.config.inputs.keys()]
+          : candidate.error.inputs;
+      }),
+      skipUnchanged(() => options.onAttemptEnd?.(undefined)),
+      swapInto(pool),
+      tap((result) => logResult(logger, result)),
+    )
+    .subscribe({
+      next: (result) => {
+        lastResult = result;
+        watchInputs(result, inputsOfLastCandidate);
+        options.onAttemptEnd?.(result);
+        results.next(result);
+        if (result.cause === "initial") {
+          if (result.ok) settleReady(result);
+          else failReady(result.error);
+        }
+      },
+      error: (err: unknown) => logger.error({ err }, "reload pipeline stopped"),
+    });
+
+  // Watch the config file from the start, so an edit during the first load is not missed.
+  void files
+    .watchFiles([absolutePath])
+    .catch((err: unknown) => logger.warn({ err }, "could not watch the config file"));
+
+  return {
+    ready,
+    results$: results.asObservable(),
+    get lastResult() {
+      return lastResult;
+    },
+    reload() {
+      if (!closed) forced$.next({ kind: "forced", at: performance.now() });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      subscription.unsubscribe();
+      forced$.complete();
+      results.complete();
+      await files.close();
+    },
+  };
+}
+
+function logResult(logger: Logger, result: ReloadResult): void {
+  const durationMs = Math.round(result.durationMs * 100) / 100;
+  if (result.ok) {
+    const line = {
+      result: "success",
+      cause: result.cause,
+      version: result.version,
+      durationMs,
+      agents: result.agents,
+      added: result.added.length,
+      removed: result.removed.length,
+      changed: result.changed.length,
+      ...(result.warnings.length > 0 ? { warnings: result.warnings } : {}),
+    };
+    if (result.warnings.length > 0) logger.warn(line, "config loaded with warnings");
+    else logger.info(line, "config loaded");
+  } else {
+    logger.error(
+      {
+        result: "failure",
+        cause: result.cause,
+        durationMs,
+        code: result.error.code,
+        error: result.error.message,
+      },
+      "config rejected; keeping the last good state",
+    );
+  }
+}

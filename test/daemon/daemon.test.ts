@@ -1,0 +1,168 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createWorkspace, sleep, type Workspace, waitFor } from "../support/workspace.js";
+import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
+
+const A = [{ addr: "10.0.0.1:8890", name: "alpha" }];
+const AB = [...A, { addr: "10.0.0.2:8890", name: "beta" }];
+
+let ws: Workspace;
+let daemon: DaemonProcess | undefined;
+
+beforeEach(async () => {
+  ws = await createWorkspace();
+});
+
+afterEach(async () => {
+  await daemon?.stop();
+  daemon = undefined;
+  await ws.cleanup();
+});
+
+const loaded = (line: Record<string, unknown>) => line.msg === "config loaded";
+
+describe("agentpool run", () => {
+  it("exits 1 with the located error on a bad config at start-up, without a stack trace", async () => {
+    await writeFile(ws.configPath, "providers:\n  agents:\n    - addr: 10.0.0.1:99999\n");
+    daemon = startDaemon(["run", "-c", ws.configPath, "--listen", "off"]);
+    expect(await daemon.exited).toBe(1);
+    expect(daemon.stderr()).toMatch(/config\.yml:3:\d+: providers\.agents\[0\]\.addr: .*65535/);
+    expect(daemon.stderr()).not.toMatch(/\n\s+at /);
+  });
+
+  it("exits 1 when the config file does not exist", async () => {
+    daemon = startDaemon(["run", "-c", join(ws.dir, "missing.yml"), "--listen", "off"]);
+    expect(await daemon.exited).toBe(1);
+    expect(daemon.stderr()).toMatch(/missing\.yml/);
+  });
+
+  it("exits 2 on a usage error", async () => {
+    daemon = startDaemon(["run", "--no-such-flag"]);
+    expect(await daemon.exited).toBe(2);
+    expect(daemon.stderr()).toMatch(/Usage: agentpool/);
+  });
+
+  it("loads, reloads on edits and on SIGHUP, logs one line per reload, and stops on SIGTERM with 0", async () => {
+    await writeFile(ws.configPath, ws.yaml(A));
+    daemon = startDaemon(["run", "-c", ws.configPath, "--listen", "off"]);
+    const first = await daemon.waitForLog(loaded);
+    expect(first).toMatchObject({ result: "success", cause: "initial", agents: 1, added: 1 });
+    await daemon.waitForLog((l) => l.msg === "ready");
+
+    await writeFile(ws.configPath, ws.yaml(AB, "edited"));
+    const edit = await daemon.waitForLog((l) => loaded(l) && l.cause === "reload");
+    expect(edit).toMatchObject({ agents: 2, added: 1, removed: 0, changed: 0 });
+    expect(typeof edit.durationMs).toBe("number");
+
+    daemon.child.kill("SIGHUP");
+    await daemon.waitForLog((l) => loaded(l) && l.cause === "reload" && l.added === 0 && l.version === 3);
+
+    const started = Date.now();
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(daemon.logs.some((l) => l.msg === "stopped")).toBe(true);
+  });
+
+  it("logs a rejected edit once, with its location, and keeps going", async () => {
+    await writeFile(ws.configPath, ws.yaml(A));
+    daemon = startDaemon(["run", "-c", ws.configPath, "--listen", "off"]);
+    await daemon.waitForLog((l) => l.msg === "ready");
+    await writeFile(ws.configPath, "providers:\n  agents:\n    - addr: nope\n");
+    const rejected = await daemon.waitForLog((l) => l.result === "failure");
+    expect(rejected.error).toMatch(/config\.yml:3:\d+: providers\.agents\[0\]\.addr/);
+    await sleep(300);
+    expect(daemon.logs.filter((l) => l.result === "failure")).toHaveLength(1);
+    await writeFile(ws.configPath, ws.yaml(AB));
+    await daemon.waitForLog((l) => loaded(l) && l.agents === 2);
+  });
+
+  it("keeps reloading when a --module throws", async () => {
+    const modulePath = join(ws.dir, "crashy.mjs");
+    await writeFile(
+      modulePath,
+      `export default function ({ pool, logger }) {
+        pool.snapshots$.subscribe((s) => { if (s.version >= 1) throw new Error("subscriber exploded"); });
+        setTimeout(() => { throw new Error("timer exploded"); }, 10);
+        logger.info("crashy module installed");
+      }\n`,
+    );
+    const brokenPath = join(ws.dir, "broken.mjs");
+    await writeFile(brokenPath, "export default 42;\n");
+    await writeFile(ws.configPath, ws.yaml(A));
+    daemon = startDaemon(["run", "-c", ws.configPath, "--listen", "off", "--module", modulePath, "--module", brokenPath]);
+    await daemon.waitForLog((l) => l.msg === "ready");
+    await daemon.waitForLog((l) => typeof l.msg === "string" && l.msg.includes("uncaught error"));
+    await writeFile(ws.configPath, ws.yaml(AB));
+    await daemon.waitForLog((l) => loaded(l) && l.agents === 2);
+    expect(daemon.logs.some((l) => l.msg === "a snapshot subscriber threw")).toBe(true);
+    expect(daemon.logs.some((l) => typeof l.msg === "string" && l.msg.includes("no default export"))).toBe(true);
+    expect(daemon.child.exitCode).toBeNull();
+  });
+});
+
+// The readiness protocol, received on a real AF_UNIX datagram socket.
+const require = createRequire(import.meta.url);
+let unixDgram: { createSocket(type: "unix_dgram", listener: (msg: Buffer) => void): { bind(path: string): void; close(): void } } | undefined;
+try {
+  unixDgram = require("unix-dgram");
+} catch {
+  unixDgram = undefined;
+}
+
+describe.skipIf(!unixDgram)("systemd notifications", () => {
+  it("sends READY=1, RELOADING=1 with MONOTONIC_USEC then READY=1, WATCHDOG=1 and STOPPING=1", async () => {
+    const messages: string[] = [];
+    const socketPath = join(ws.dir, "notify.sock");
+    const socket = unixDgram!.createSocket("unix_dgram", (msg) => messages.push(msg.toString()));
+    socket.bind(socketPath);
+    try {
+      await writeFile(ws.configPath, ws.yaml(A));
+      daemon = startDaemon(["run", "-c", ws.configPath, "--listen", "off"], {
+        NOTIFY_SOCKET: socketPath,
+        WATCHDOG_USEC: "200000",
+      });
+      await waitFor(() => messages.some((m) => m.includes("READY=1")), 10_000, "READY=1");
+      expect(messages.find((m) => m.includes("READY=1"))).toMatch(/STATUS=1 agent/);
+
+      await writeFile(ws.configPath, ws.yaml(AB));
+      await waitFor(() => messages.filter((m) => m.includes("READY=1")).length >= 2, 10_000, "READY=1 after reload");
+      const reloading = messages.findIndex((m) => m.includes("RELOADING=1"));
+      expect(reloading).toBeGreaterThan(0);
+      expect(messages[reloading]).toMatch(/MONOTONIC_USEC=\d+/);
+      const readyAfter = messages.findIndex((m, i) => i > reloading && m.includes("READY=1"));
+      expect(messages[readyAfter]).toMatch(/STATUS=2 agents/);
+
+      await waitFor(() => messages.some((m) => m.includes("WATCHDOG=1")), 5_000, "WATCHDOG=1");
+      await daemon.stop();
+      expect(messages.some((m) => m.includes("STOPPING=1"))).toBe(true);
+    } finally {
+      socket.close();
+    }
+  });
+});
+
+describe("systemd unit", () => {
+  const unit = new URL("../../systemd/agentpool.service", import.meta.url).pathname;
+  const analyze = spawnSync("systemd-analyze", ["--version"]).status === 0;
+
+  it.skipIf(!analyze)("passes systemd-analyze verify", () => {
+    const out = spawnSync("systemd-analyze", ["verify", unit], { encoding: "utf8" });
+    expect(out.stderr.trim()).toBe("");
+    expect(out.status).toBe(0);
+  });
+
+  it.skipIf(!analyze)("is sandboxed: systemd-analyze security exposure at most 2.0", () => {
+    const out = execFileSync("systemd-analyze", ["security", "--offline=yes", unit], { encoding: "utf8" });
+    const level = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(out)?.[1]);
+    expect(level).toBeLessThanOrEqual(2);
+  });
+
+  it("points at the built CLI", () => {
+    expect(existsSync(CLI)).toBe(true);
+  });
+});

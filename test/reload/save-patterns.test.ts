@@ -1,0 +1,231 @@
+import { execFileSync } from "node:child_process";
+import { chmod, mkdir, open, rename, rm, symlink, truncate, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AgentPool, type PoolSnapshot } from "../../src/index.js";
+import type { ReloadResult } from "../../src/reload/result.js";
+import { type ConfigWatcher, watchConfig } from "../../src/reload/watch-config.js";
+import { createTestPki } from "../../src/testing/index.js";
+import { createWorkspace, sleep, type Workspace, waitFor } from "../support/workspace.js";
+
+const A = [{ addr: "10.0.0.1:8890", name: "alpha" }];
+const AB = [...A, { addr: "10.0.0.2:8890", name: "beta" }];
+
+let ws: Workspace;
+let pool: AgentPool;
+let watcher: ConfigWatcher | undefined;
+let snapshots: PoolSnapshot[];
+let results: ReloadResult[];
+
+beforeEach(async () => {
+  ws = await createWorkspace();
+  pool = new AgentPool();
+  snapshots = [];
+  results = [];
+});
+
+afterEach(async () => {
+  await watcher?.close();
+  watcher = undefined;
+  await Promise.all(pool.list().map((a) => a.close()));
+  await ws.cleanup();
+});
+
+async function start(initial = A, debounceMs?: number): Promise<void> {
+  await writeFile(ws.configPath, ws.yaml(initial, "initial"));
+  watcher = watchConfig(pool, { configPath: ws.configPath, ...(debounceMs !== undefined ? { debounceMs } : {}) });
+  await watcher.ready;
+  pool.snapshots$.subscribe((s) => snapshots.push(s));
+  watcher.results$.subscribe((r) => results.push(r));
+  // Both subscriptions replay the current state; only what comes next counts.
+  snapshots.length = 0;
+  results.length = 0;
+  // Let the watcher finish setting up its directory watches.
+  await sleep(150);
+}
+
+const names = () => pool.list().map((a) => a.name);
+
+async function expectOneSnapshotWith(expected: string[]): Promise<void> {
+  await waitFor(() => JSON.stringify(names()) === JSON.stringify(expected), 10_000, `agents ${expected}`);
+  // Give stray events a moment to show up as extra snapshots.
+  await sleep(150);
+  expect(snapshots).toHaveLength(1);
+  expect(snapshots[0]?.agents.map((a) => a.name)).toEqual(expected);
+  expect(snapshots[0]?.cause).toBe("reload");
+}
+
+describe("reload on every way of saving config.yml", () => {
+  it("in place (rewrite through the same descriptor)", async () => {
+    await start();
+    const handle = await open(ws.configPath, "r+");
+    const text = ws.yaml(AB, "in place");
+    await handle.write(text, 0);
+    await handle.truncate(Buffer.byteLength(text));
+    await handle.close();
+    await expectOneSnapshotWith(["alpha", "beta"]);
+  });
+
+  it("truncate, then write", async () => {
+    await start();
+    await truncate(ws.configPath, 0);
+    await writeFile(ws.configPath, ws.yaml(AB, "truncated first"), { flag: "r+" });
+    await expectOneSnapshotWith(["alpha", "beta"]);
+  });
+
+  it("two halves with a pause shorter than the debounce: one attempt", async () => {
+    await start(A, 150);
+    const text = ws.yaml(AB, "two halves");
+    const half = Math.floor(text.length / 2);
+    const handle = await open(ws.configPath, "w");
+    await handle.write(text.slice(0, half));
+    await sleep(40);
+    await handle.write(text.slice(half));
+    await handle.close();
+    await expectOneSnapshotWith(["alpha", "beta"]);
+    expect(results.filter((r) => !r.ok)).toHaveLength(0);
+  });
+
+  it("two halves with a pause longer than the debounce: the half file is rejected, the whole one applied", async () => {
+    await start(A, 20);
+    const handle = await open(ws.configPath, "w");
+    await handle.write("providers:\n  agents:\n    - addr: [unclosed\n");
+    await sleep(250);
+    await handle.write("\n");
+    await handle.truncate(0);
+    await handle.write(ws.yaml(AB, "second half"), 0);
+    await handle.close();
+    await expectOneSnapshotWith(["alpha", "beta"]);
+    expect(results.some((r) => !r.ok)).toBe(true);
+  });
+
+  it("write a temporary file, then rename it over config.yml", async () => {
+    await start();
+    const tmp = join(ws.dir, ".config.yml.tmp");
+    await writeFile(tmp, ws.yaml(AB, "renamed"));
+    await rename(tmp, ws.configPath);
+    await expectOneSnapshotWith(["alpha", "beta"]);
+  });
+
+  it("sed -i", async () => {
+    await start();
+    execFileSync("sed", ["-i", "s/name: alpha/name: gamma/", ws.configPath]);
+    await expectOneSnapshotWith(["gamma"]);
+    expect(snapshots[0]?.changed).toEqual(["10.0.0.1:8890"]);
+  });
+
+  it("vim's way: move the old file aside, write a new one", async () => {
+    await start();
+    await rename(ws.configPath, `${ws.configPath}~`);
+    await writeFile(ws.configPath, ws.yaml(AB, "vim"));
+    await unlink(`${ws.configPath}~`);
+    await expectOneSnapshotWith(["alpha", "beta"]);
+  });
+
+  it("delete, then recreate: the agents survive the gap", async () => {
+    await start();
+    await unlink(ws.configPath);
+    await waitFor(() => results.some((r) => !r.ok), 10_000, "a rejected attempt for the missing file");
+    expect(names()).toEqual(["alpha"]);
+    expect(snapshots).toHaveLength(0);
+    await writeFile(ws.configPath, ws.yaml(AB, "recreated"));
+    await expectOneSnapshotWith(["alpha", "beta"]);
+  });
+
+  it("Kubernetes ConfigMap: the ..data symlink swap", async () => {
+    // Lay out the volume as the kubelet does, and point the watcher at it.
+    const volume = join(ws.dir, "volume");
+    await mkdir(join(volume, "..v1"), { recursive: true });
+    await writeFile(join(volume, "..v1", "config.yml"), ws.yaml(A, "v1").replaceAll("tls/", `${ws.dir}/tls/`));
+    await symlink("..v1", join(volume, "..data"));
+    await symlink("..data/config.yml", join(volume, "config.yml"));
+    watcher = watchConfig(pool, { configPath: join(volume, "config.yml") });
+    await watcher.ready;
+    pool.snapshots$.subscribe((s) => snapshots.push(s));
+    snapshots.length = 0;
+    await sleep(150);
+
+    await mkdir(join(volume, "..v2"));
+    await writeFile(join(volume, "..v2", "config.yml"), ws.yaml(AB, "v2").replaceAll("tls/", `${ws.dir}/tls/`));
+    await symlink("..v2", join(volume, "..data_tmp"));
+    await rename(join(volume, "..data_tmp"), join(volume, "..data"));
+    await rm(join(volume, "..v1"), { recursive: true });
+    await expectOneSnapshotWith(["alpha", "beta"]);
+  });
+
+  it("git checkout of another version", async () => {
+    const git = (...args: string[]) =>
+      execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: ws.dir, stdio: "pipe" });
+    await writeFile(ws.configPath, ws.yaml(AB, "v2"));
+    git("init", "-q");
+    git("add", "config.yml");
+    git("commit", "-qm", "v2");
+    await start(A);
+    git("checkout", "-q", "--", "config.yml");
+    await expectOneSnapshotWith(["alpha", "beta"]);
+  });
+
+  it("chmod only: no reload", async () => {
+    await start();
+    await chmod(ws.configPath, 0o600);
+    await chmod(ws.configPath, 0o644);
+    await sleep(400);
+    expect(results).toHaveLength(0);
+    expect(snapshots).toHaveLength(0);
+  });
+
+  it("rewriting the same bytes: no reload", async () => {
+    await start();
+    await writeFile(ws.configPath, ws.yaml(A, "initial"));
+    await sleep(400);
+    expect(results).toHaveLength(0);
+    expect(snapshots).toHaveLength(0);
+  });
+
+  it("a TLS certificate file replaced (rotation) reloads the agent that uses it", async () => {
+    await start();
+    const before = pool.get("10.0.0.1:8890");
+    const rotated = await createTestPki();
+    // Rotate the way tools do: new files renamed into place, key first.
+    await ws.writeTls("next", rotated);
+    await rename(join(ws.dir, "tls", "next", "key.pem"), join(ws.dir, "tls", "main", "key.pem"));
+    await rename(join(ws.dir, "tls", "next", "cert.pem"), join(ws.dir, "tls", "main", "cert.pem"));
+    await rename(join(ws.dir, "tls", "next", "ca.pem"), join(ws.dir, "tls", "main", "ca.pem"));
+    await waitFor(() => pool.get("10.0.0.1:8890") !== before, 10_000, "the rotated agent");
+    await sleep(150);
+    expect(snapshots.at(-1)?.changed).toEqual(["10.0.0.1:8890"]);
+    expect(pool.snapshot.agents).toHaveLength(1);
+  });
+
+  it("SIGHUP-style forced reload publishes even when no byte changed", async () => {
+    await start();
+    watcher?.reload();
+    await waitFor(() => results.length === 1, 10_000, "the forced attempt");
+    expect(results[0]?.ok).toBe(true);
+  });
+});
+
+describe("rejected edits", () => {
+  it("an invalid edit keeps the agents; the next valid edit is applied", async () => {
+    await start(AB);
+    const before = pool.list();
+    await writeFile(ws.configPath, "providers:\n  agents:\n    - addr: 10.0.0.9\n");
+    await waitFor(() => results.length === 1, 10_000, "the rejected attempt");
+    const failure = results[0];
+    expect(failure?.ok).toBe(false);
+    expect(failure && !failure.ok && failure.error.message).toMatch(/config\.yml:3:\d+: .*host:port/);
+    expect(pool.list()).toEqual(before);
+    expect(snapshots).toHaveLength(0);
+    await writeFile(ws.configPath, ws.yaml(A, "fixed"));
+    await expectOneSnapshotWith(["alpha"]);
+  });
+
+  it("a TLS file that is missing is picked up when it appears", async () => {
+    await start();
+    await writeFile(ws.configPath, ws.yaml([...A, { addr: "10.0.0.3:1", name: "late", tls: "late" }]));
+    await waitFor(() => results.some((r) => !r.ok), 10_000, "the rejected attempt");
+    expect(names()).toEqual(["alpha"]);
+    await ws.writeTls("late", await createTestPki());
+    await waitFor(() => names().includes("late"), 10_000, "the agent whose files appeared");
+  });
+});

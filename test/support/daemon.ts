@@ -1,0 +1,73 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const CLI = fileURLToPath(new URL("../../dist/daemon/cli.js", import.meta.url));
+
+/** A daemon started as a real child process, with its NDJSON log lines parsed. */
+export interface DaemonProcess {
+  child: ChildProcess;
+  /** Parsed log lines from stdout, in order. */
+  logs: Array<Record<string, unknown>>;
+  stderr(): string;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+  waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(): Promise<number | string>;
+}
+
+export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  let pending = "";
+  let stderr = "";
+  const waiters: Array<() => void> = [];
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) {
+      if (line.trim() === "") continue;
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ unparsed: line });
+      }
+    }
+    for (const wake of waiters.splice(0)) wake();
+  });
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | string>((resolve) => {
+    child.on("exit", (code, signal) => resolve(code ?? signal ?? -1));
+  });
+
+  const waitForLog = async (match: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    let seen = 0;
+    for (;;) {
+      for (; seen < logs.length; seen++) if (match(logs[seen] as Record<string, unknown>)) return logs[seen] as Record<string, unknown>;
+      if (child.exitCode !== null) throw new Error(`daemon exited (${child.exitCode}) before the expected log line; stderr: ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for a log line; got ${JSON.stringify(logs.slice(-5))}`);
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  };
+
+  return {
+    child,
+    logs,
+    stderr: () => stderr,
+    exited,
+    waitForLog,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
