@@ -37,9 +37,17 @@ export const AddrSchema = z
   });
 
 const filePath = (what: string) =>
-  z.string().min(1).meta({
-    description: `Path of the ${what} (PEM). A relative path is resolved against the directory of config.yml.`,
-  });
+  z
+    .string()
+    .min(1)
+    // A key pasted where its path belongs must not end up quoted in a
+    // "cannot read <path>" message.
+    .refine((path) => !path.includes("-----BEGIN") && !path.includes("\n"), {
+      message: "expected a file path, got PEM text; put it in a file and give that file's path",
+    })
+    .meta({
+      description: `Path of the ${what} (PEM). A relative path is resolved against the directory of config.yml.`,
+    });
 
 /** The `tls` block of an agent in object form: three PEM files. */
 export const TlsFilesSchema = z

@@ -233,16 +233,20 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   };
 
   // Writes never wait: a client that does not read piles up in its own buffer
-  // until the bound, then it is cut off. Nobody else notices.
+  // until the bound, then it is cut off. Nobody else notices. The bound is on
+  // what is still unsent from earlier writes, so one snapshot larger than the
+  // bound still reaches a client that keeps up; memory per client stays below
+  // the bound plus one frame.
   const write = (client: EventsClient, frame: string) => {
     if (client.res.destroyed || client.res.writableEnded) {
-      clients.delete(client);
-      metrics.setEventClients(clients.size);
+      if (clients.delete(client)) metrics.setEventClients(clients.size);
+      return;
+    }
+    if (client.res.writableLength > opts.maxClientBufferBytes) {
+      drop(client, `more than ${opts.maxClientBufferBytes} bytes unread`);
       return;
     }
     client.res.write(frame);
-    if (client.res.writableLength > opts.maxClientBufferBytes)
-      drop(client, `more than ${opts.maxClientBufferBytes} bytes unread`);
   };
 
   const broadcast = (frame: () => string) => {
