@@ -9,9 +9,10 @@ export interface DeadlineOptions {
 
 /**
  * Runs `work` with a signal that fires on timeout or on the caller's abort, and
- * rejects at that moment even if `work` has not settled yet. undici does not
- * reject a request whose TLS handshake is still under way when its signal fires
- * by itself, so racing is what makes the deadline hold.
+ * rejects at that moment even if `work` has not settled yet. undici notices an
+ * aborted request only once its socket has connected
+ * (https://github.com/nodejs/undici/issues/386), so a request stuck in the TLS
+ * handshake would otherwise wait for the connect timeout.
  */
 export async function withDeadline<T>(
   addr: string,

@@ -71,7 +71,7 @@ export async function readFileBounded(path: string, limit: number): Promise<File
     if (!stats.isFile()) throw new FileReadError("is not a regular file");
     if (stats.size > limit) {
       throw new FileReadError(
-        `is too large (${formatSize(stats.size)}; the limit is ${formatSize(limit)})`,
+        `too large (${formatSize(stats.size)}; the limit is ${formatSize(limit)})`,
       );
     }
     let buffer = Buffer.allocUnsafe(stats.size + 1);
@@ -79,7 +79,7 @@ export async function readFileBounded(path: string, limit: number): Promise<File
     for (;;) {
       if (length === buffer.length) {
         if (length > limit) {
-          throw new FileReadError(`grew beyond ${formatSize(limit)} while being read`);
+          throw new FileReadError(`too large (it grew past ${formatSize(limit)} while being read)`);
         }
         // Written to since fstat: keep reading, still within the limit.
         const grown = Buffer.allocUnsafe(Math.min(buffer.length * 2, limit + 1));

@@ -8,6 +8,8 @@ import { AGENT_KEYS, TLS_KEYS } from "./schema.js";
  * enclosing mapping for a missing one, otherwise the value).
  */
 export interface SchemaProblem {
+  /** 1 for a missing key: listed after an unknown key at the same place, which likely explains it. */
+  rank: 0 | 1;
   path: PathSegment[];
   target: { path: PathSegment[]; part: "key" | "value" };
   message: string;
@@ -20,10 +22,14 @@ type Issue = z.core.$ZodIssue;
  * the validated input, used to say what was found instead and to pick the
  * branch of an agent entry (string or mapping) the user meant.
  */
-export function explainSchemaIssues(
+export function explainSchemaIssues(issues: readonly Issue[], data: unknown): SchemaProblem[] {
+  return explainAll(issues, data, []).sort((a, b) => a.rank - b.rank);
+}
+
+function explainAll(
   issues: readonly Issue[],
   data: unknown,
-  prefix: readonly PathSegment[] = [],
+  prefix: readonly PathSegment[],
 ): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
   for (const issue of issues) {
@@ -36,7 +42,7 @@ export function explainSchemaIssues(
 function explainIssue(issue: Issue, path: PathSegment[], data: unknown): SchemaProblem[] {
   const value = valueAt(data, path);
   const at = (message: string): SchemaProblem[] => [
-    { path, target: { path, part: "value" }, message },
+    { rank: 0, path, target: { path, part: "value" }, message },
   ];
 
   switch (issue.code) {
@@ -44,10 +50,10 @@ function explainIssue(issue: Issue, path: PathSegment[], data: unknown): SchemaP
       // The only union is an agent entry: a "host:port" string or a mapping.
       // Report the errors of the form the user wrote, not of both forms.
       if (typeof value === "string" && issue.errors[0]) {
-        return explainSchemaIssues(issue.errors[0], data, path);
+        return explainAll(issue.errors[0], data, path);
       }
       if (isPlainObject(value) && issue.errors[1]) {
-        return explainSchemaIssues(issue.errors[1], data, path);
+        return explainAll(issue.errors[1], data, path);
       }
       return at(
         `expected an agent ("host:port", or a mapping with addr and tls), got ${describeValue(value)}`,
@@ -60,6 +66,7 @@ function explainIssue(issue: Issue, path: PathSegment[], data: unknown): SchemaP
         const detail = last === "tls" ? ` (a mapping with ${TLS_KEYS.join(", ")})` : "";
         return [
           {
+            rank: 1,
             path: parent,
             target: { path: parent, part: "value" },
             message: `missing required key ${quote(String(last))}${detail}`,
@@ -74,6 +81,7 @@ function explainIssue(issue: Issue, path: PathSegment[], data: unknown): SchemaP
     case "unrecognized_keys": {
       const expected = path[path.length - 1] === "tls" ? TLS_KEYS : AGENT_KEYS;
       return issue.keys.map((key) => ({
+        rank: 0 as const,
         path,
         target: { path: [...path, key], part: "key" as const },
         message: `unknown key ${quote(key)} (expected ${expected.join(", ")})`,

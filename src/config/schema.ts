@@ -62,7 +62,11 @@ export const TlsFilesSchema = z
 export const AgentObjectSchema = z
   .strictObject({
     addr: AddrSchema,
-    name: z.string().min(1).optional().meta({ description: "Name of the agent; defaults to addr." }),
+    name: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: "Name of the agent; defaults to addr." }),
     tls: TlsFilesSchema,
   })
   .meta({ title: "Agent", description: "An agent with its own TLS files." });

@@ -66,7 +66,12 @@ export function parseYaml(text: string): YamlParseResult {
 
   const aliases = checkAliases(doc);
   if ("problem" in aliases) {
-    return { ok: false, empty: false, problems: [{ ...at(aliases.offset), message: aliases.problem }], warnings };
+    return {
+      ok: false,
+      empty: false,
+      problems: [{ ...at(aliases.offset), message: aliases.problem }],
+      warnings,
+    };
   }
 
   let data: unknown;
@@ -125,7 +130,11 @@ export class YamlSource {
         if (!found) return this.#position(node, pair);
         pair = found;
         next = found.value;
-      } else if (isSeq(container) && typeof segment === "number" && segment < container.items.length) {
+      } else if (
+        isSeq(container) &&
+        typeof segment === "number" &&
+        segment < container.items.length
+      ) {
         pair = undefined;
         next = container.items[segment];
       } else {
@@ -237,7 +246,10 @@ function explainSyntaxError(
       const scalar = unclosedQuote(doc, offset);
       if (scalar?.range) {
         const mark = scalar.type === "QUOTE_DOUBLE" ? '"' : "'";
-        return { ...at(scalar.range[0]), message: `missing closing ${mark} for the string that starts here` };
+        return {
+          ...at(scalar.range[0]),
+          message: `missing closing ${mark} for the string that starts here`,
+        };
       }
       return { ...at(offset), message: yamlMessage(error) };
     }
@@ -246,9 +258,14 @@ function explainSyntaxError(
     case "MULTIPLE_DOCS":
       return {
         ...at(offset),
-        message: 'the file holds more than one YAML document ("---"); config.yml must be one document',
+        message:
+          'the file holds more than one YAML document ("---"); config.yml must be one document',
       };
     default:
+      // The parser is recursive: a few thousand nested brackets overflow it.
+      if (/call stack/i.test(error.message)) {
+        return { ...at(offset), message: "the nesting is too deep to parse" };
+      }
       return { ...at(offset), message: yamlMessage(error) };
   }
 }
@@ -344,7 +361,10 @@ function checkAliases(
       const offset = node.range?.[0] ?? 0;
       const target = anchors.get(node.source);
       if (!target) {
-        failure = { offset, problem: `alias *${node.source} has no anchor &${node.source} before it` };
+        failure = {
+          offset,
+          problem: `alias *${node.source} has no anchor &${node.source} before it`,
+        };
         return visit.BREAK;
       }
       targets.set(node, target);

@@ -103,9 +103,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
         pool,
         results$: watcher.results$,
         configPath: options.configPath,
-        logger: logger.child({ module: "status" }),
+        logger,
       });
-      logger.info({ address: status.address }, "status endpoint listening");
     }
     await startModules(options.modules, { pool, logger, signal: shutdownController.signal });
     await watcher.ready;

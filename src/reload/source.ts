@@ -1,4 +1,4 @@
-import { lstat, readlink, realpath } from "node:fs/promises";
+import { lstat, readlink, realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { type FSWatcher, watch } from "chokidar";
 import { type Observable, Subject } from "rxjs";
@@ -26,6 +26,8 @@ export class FileSource {
   /** Paths whose events matter: the files, the links leading to them. */
   #relevant = new Set<string>();
   #dirs = new Set<string>();
+  #started = false;
+  #updating: Promise<void> = Promise.resolve();
 
   constructor(logger: Logger) {
     this.#logger = logger;
@@ -41,7 +43,6 @@ export class FileSource {
       ignored: (path, stats) =>
         !this.#dirs.has(path) && !this.#relevant.has(path) && stats?.isDirectory() !== true,
     });
-    this.#watcher.on("all", (_event, path) => this.#offer(resolve(path)));
     // chokidar drops a second "change" on a path within 50 ms and sends no
     // trailing one, so the last write of a quick burst would go unseen. Raw
     // fs.watch events are not throttled.
@@ -60,23 +61,46 @@ export class FileSource {
     return this.#events.asObservable();
   }
 
-  /** Watches exactly these files (absolute paths), replacing the previous set. */
-  async watchFiles(files: Iterable<string>): Promise<void> {
+  /**
+   * Watches exactly these files (absolute paths), replacing the previous set.
+   * A folder that does not exist yet is watched for from its nearest existing
+   * ancestor. When new folders come under watch, one event is emitted: a file
+   * may have changed before its watch was in place.
+   */
+  watchFiles(files: Iterable<string>): Promise<void> {
+    const list = [...files];
+    // One update at a time, in call order.
+    this.#updating = this.#updating.catch(() => {}).then(() => this.#watchFiles(list));
+    return this.#updating;
+  }
+
+  async #watchFiles(files: readonly string[]): Promise<void> {
     const relevant = new Set<string>();
-    for (const file of files) for (const path of await linkChain(file)) relevant.add(path);
     const dirs = new Set<string>();
-    for (const path of relevant) dirs.add(dirname(path));
+    for (const file of files) for (const path of await linkChain(file)) relevant.add(path);
+    for (const path of [...relevant]) {
+      let dir = dirname(path);
+      let child = path;
+      while (!(await isDirectory(dir)) && dir !== dirname(dir)) {
+        child = dir;
+        dir = dirname(dir);
+      }
+      // The missing folder's creation is the event to wait for.
+      relevant.add(child);
+      dirs.add(dir);
+    }
     this.#relevant = relevant;
     const added = [...dirs].filter((d) => !this.#dirs.has(d));
     const removed = [...this.#dirs].filter((d) => !dirs.has(d));
     this.#dirs = dirs;
     if (removed.length > 0) this.#watcher.unwatch(removed);
-    if (added.length > 0) {
-      const ready = new Promise<void>((done) => this.#watcher.once("ready", () => done()));
-      this.#watcher.add(added);
-      // chokidar says "ready" once per add() batch; a bound keeps a slow scan from blocking start-up.
-      await Promise.race([ready, new Promise((done) => setTimeout(done, 2_000).unref())]);
-    }
+    if (added.length === 0) return;
+    const ready = new Promise<void>((done) => this.#watcher.once("ready", () => done()));
+    this.#watcher.add(added);
+    // chokidar says "ready" once per add() batch; a bound keeps a slow scan from blocking.
+    await Promise.race([ready, new Promise((done) => setTimeout(done, 2_000).unref())]);
+    if (this.#started) this.#events.next({ path: [...relevant][0] ?? "", at: performance.now() });
+    this.#started = true;
   }
 
   #offer(path: string): void {
@@ -95,6 +119,10 @@ export class FileSource {
  * real directories: `config.yml → ..data/config.yml` gives
  * `[…/config.yml, …/..data, …/..2026_11_25/config.yml]`.
  */
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() === true;
+}
+
 export async function linkChain(path: string): Promise<string[]> {
   const chain: string[] = [];
   let current = resolve(path);

@@ -54,7 +54,7 @@ async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
 }
 
 /** A fresh self-signed CA (ECDSA P-256). */
-export async function createCa(commonName = "agentpool test CA", validDays = 30): Promise<TestCa> {
+export async function createCa(commonName = "agentpool test CA", validDays = 365): Promise<TestCa> {
   const keys = await generateKeys();
   const subject = `CN=${commonName}`;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -109,7 +109,7 @@ export async function issueCertificate(ca: TestCa, options: IssueOptions): Promi
     subject: `CN=${options.commonName}`,
     issuer: ca.subject,
     notBefore: options.notBefore ?? new Date(Date.now() - DAY_MS),
-    notAfter: options.notAfter ?? new Date(Date.now() + 30 * DAY_MS),
+    notAfter: options.notAfter ?? new Date(Date.now() + 365 * DAY_MS),
     publicKey: keys.publicKey,
     signingKey: ca.signingKey,
     signingAlgorithm: ALGORITHM,
@@ -121,7 +121,7 @@ export async function issueCertificate(ca: TestCa, options: IssueOptions): Promi
 export interface PkiOptions {
   /** Name on the server certificate. Default `godoxy.agent`. */
   serverName?: string;
-  /** Client certificate expiry. Default 30 days from now. */
+  /** Client certificate expiry. Default a year from now. */
   clientNotAfter?: Date;
 }
 

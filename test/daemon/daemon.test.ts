@@ -23,7 +23,7 @@ afterEach(async () => {
   await ws.cleanup();
 });
 
-const loaded = (line: Record<string, unknown>) => line.msg === "config loaded";
+const loaded = (line: Record<string, unknown>) => line.result === "success";
 
 describe("agentpool run", () => {
   it("exits 1 with the located error on a bad config at start-up, without a stack trace", async () => {

@@ -46,25 +46,32 @@ async function startOn(agents: Array<{ addr: string; name?: string }>): Promise<
 describe("connections across reloads", () => {
   it("a reload that leaves an agent unchanged opens no new TLS connection", async () => {
     await startOn([{ addr: server.addr, name: "kept" }]);
-    expect(await get("/version")).toBe(200);
-    expect(server.handshakes).toBe(1);
+    // Back-to-back requests may open a second socket (undici frees a socket a
+    // tick after the body ends); the same pattern after the reload must reuse them.
+    const traffic = async () => {
+      expect(await get("/version")).toBe(200);
+      expect(await get("/containers/json")).toBe(200);
+    };
+    await traffic();
+    const warm = server.handshakes;
+    expect(warm).toBeGreaterThan(0);
 
     await writeFile(ws.configPath, ws.yaml([{ addr: server.addr, name: "kept" }, { addr: "10.9.9.9:1" }], "grown"));
     await waitFor(() => results.length === 1, 10_000, "the reload");
     expect(results[0]?.ok).toBe(true);
-    expect(await get("/version")).toBe(200);
-    expect(await get("/containers/json")).toBe(200);
-    expect(server.handshakes).toBe(1);
+    await traffic();
+    expect(server.handshakes).toBe(warm);
   });
 
   it("renaming an agent keeps its connections too", async () => {
     await startOn([{ addr: server.addr, name: "before" }]);
     await get("/version");
+    const warm = server.handshakes;
     await writeFile(ws.configPath, ws.yaml([{ addr: server.addr, name: "after" }]));
     await waitFor(() => pool.getAgent("after") !== undefined, 10_000, "the rename");
     expect(pool.snapshot.changed).toEqual([server.addr]);
     await get("/version");
-    expect(server.handshakes).toBe(1);
+    expect(server.handshakes).toBe(warm);
   });
 
   it("a request in flight across a reload that removes its agent completes", async () => {

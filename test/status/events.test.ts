@@ -58,7 +58,12 @@ describe("/events", () => {
     );
     await waitFor("three more snapshots", () => client.events.length === 4);
 
-    expect(client.events.map((e) => e.event)).toEqual(["snapshot", "snapshot", "snapshot", "snapshot"]);
+    expect(client.events.map((e) => e.event)).toEqual([
+      "snapshot",
+      "snapshot",
+      "snapshot",
+      "snapshot",
+    ]);
     expect(client.events.map((e) => e.id)).toEqual(["1", "2", "3", "4"]);
     const data = client.events.map((e) => JSON.parse(e.data) as SnapshotData);
     expect(data[0]).toEqual({
@@ -97,8 +102,14 @@ describe("/events", () => {
     await waitFor("two reload errors", () => client.events.length === 3);
 
     expect(client.events.map((e) => e.event)).toEqual(["snapshot", "reload-error", "reload-error"]);
-    expect(JSON.parse(client.events[1]?.data ?? "")).toEqual({ at: first.at, error: LOCATED_ERROR });
-    expect(JSON.parse(client.events[2]?.data ?? "")).toEqual({ at: second.at, error: LOCATED_ERROR });
+    expect(JSON.parse(client.events[1]?.data ?? "")).toEqual({
+      at: first.at,
+      error: LOCATED_ERROR,
+    });
+    expect(JSON.parse(client.events[2]?.data ?? "")).toEqual({
+      at: second.at,
+      error: LOCATED_ERROR,
+    });
     expect(client.events[1]?.id).toBeUndefined();
   });
 
@@ -106,7 +117,10 @@ describe("/events", () => {
     const { server } = await openStatus(opened, { heartbeatMs: 20 });
     const client = await openEvents(server.address);
     opened.add(() => client.close());
-    await waitFor("two heartbeats", () => client.comments.filter((c) => c === "heartbeat").length >= 2);
+    await waitFor(
+      "two heartbeats",
+      () => client.comments.filter((c) => c === "heartbeat").length >= 2,
+    );
     expect(client.events).toHaveLength(1);
   });
 
@@ -148,7 +162,11 @@ describe("/events", () => {
     // About half a MiB per snapshot: 12 agents with 44 KiB names.
     pool.batch(() => {
       for (let i = 0; i < 12; i++)
-        pool.add({ addr: `127.0.0.1:${10_001 + i}`, name: `agent-${i}-${"x".repeat(44 * 1024)}`, tls: pki.clientTls });
+        pool.add({
+          addr: `127.0.0.1:${10_001 + i}`,
+          name: `agent-${i}-${"x".repeat(44 * 1024)}`,
+          tls: pki.clientTls,
+        });
     });
 
     const stuck = await new Promise<Socket>((resolve, reject) => {
@@ -181,8 +199,10 @@ describe("/events", () => {
     // A correctness guard, not a speed target: publishing never waits for a client.
     expect(slowestMs).toBeLessThan(1_000);
     const ids = good.events.map((e) => Number(e.id));
-    expect(ids).toEqual(Array.from({ length: publishes + 1 }, (_, i) => ids[0] as number + i));
-    expect((JSON.parse(good.events.at(-1)?.data ?? "{}") as SnapshotData).version).toBe(pool.snapshot.version);
+    expect(ids).toEqual(Array.from({ length: publishes + 1 }, (_, i) => (ids[0] as number) + i));
+    expect((JSON.parse(good.events.at(-1)?.data ?? "{}") as SnapshotData).version).toBe(
+      pool.snapshot.version,
+    );
 
     const dropped = await waitFor("the drop to be logged", () =>
       logs().find((l) => typeof l.msg === "string" && l.msg.startsWith("dropping /events client")),

@@ -1,11 +1,11 @@
 import { ReplaySubject } from "rxjs";
-import { AgentPool } from "../../src/pool/pool.js";
-import type { ReloadResult } from "../../src/reload/result.js";
 import {
   type StatusServer,
   type StatusServerOptions,
   startStatusServer,
 } from "../../src/daemon/status/server.js";
+import { AgentPool } from "../../src/pool/pool.js";
+import type { ReloadResult } from "../../src/reload/result.js";
 import { startTestAgent, type TestAgent, type TestPki } from "../../src/testing/index.js";
 import { captureLogger } from "./helpers.js";
 

@@ -11,27 +11,20 @@ export interface HttpAnswer {
 }
 
 /** A plain HTTP request to a status server address (`host:port`, `[v6]:port` or a socket path). */
-export function httpGet(
-  address: string,
-  path: string,
-  method = "GET",
-): Promise<HttpAnswer> {
+export function httpGet(address: string, path: string, method = "GET"): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      { ...target(address), path, method, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString("utf8"),
-          }),
-        );
-        res.on("error", reject);
-      },
-    );
+    const req = request({ ...target(address), path, method, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString("utf8"),
+        }),
+      );
+      res.on("error", reject);
+    });
     req.on("error", reject);
     req.end();
   });
@@ -87,8 +80,7 @@ export function okResult(fields: Partial<ReloadSuccess> = {}): ReloadSuccess {
   };
 }
 
-export const LOCATED_ERROR =
-  'config.yml:7:9: providers.agents[1].addr: "foo" is not host:port';
+export const LOCATED_ERROR = 'config.yml:7:9: providers.agents[1].addr: "foo" is not host:port';
 
 export function failedResult(fields: Partial<ReloadFailure> = {}): ReloadFailure {
   const error = new ConfigError("ERR_CONFIG_INVALID", [
@@ -152,18 +144,19 @@ export function openEvents(address: string): Promise<SseClient> {
       endedResolve = r;
     });
     const req = request(
-      { ...target(address), path: "/events", agent: false, headers: { accept: "text/event-stream" } },
+      {
+        ...target(address),
+        path: "/events",
+        agent: false,
+        headers: { accept: "text/event-stream" },
+      },
       (res) => {
         res.setEncoding("utf8");
         // Where to resume looking for the end of an event: large events arrive in many chunks.
         let scanFrom = 0;
         res.on("data", (chunk: string) => {
           buffer += chunk;
-          for (
-            let end = buffer.indexOf("\n\n", scanFrom);
-            end >= 0;
-            end = buffer.indexOf("\n\n")
-          ) {
+          for (let end = buffer.indexOf("\n\n", scanFrom); end >= 0; end = buffer.indexOf("\n\n")) {
             const block = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
             scanFrom = 0;

@@ -25,7 +25,9 @@ beforeAll(async () => {
 
 afterEach(() => opened.closeAll());
 
-async function scrape(address: string): Promise<{ text: string; families: Map<string, PromFamily> }> {
+async function scrape(
+  address: string,
+): Promise<{ text: string; families: Map<string, PromFamily> }> {
   const res = await httpGet(address, "/metrics");
   expect(res.status).toBe(200);
   return { text: res.body, families: parsePrometheusText(res.body) };
@@ -82,7 +84,9 @@ describe("/metrics", () => {
   it("rejects malformed exposition text (the validator itself can fail)", () => {
     expect(() => parsePrometheusText("agentpool_agents 1\n")).toThrow(/without HELP\/TYPE/);
     expect(() =>
-      parsePrometheusText("# HELP a_total x\n# TYPE a_total counter\na_total{l=\"1\"} 1\na_total{l=\"1\"} 2\n"),
+      parsePrometheusText(
+        '# HELP a_total x\n# TYPE a_total counter\na_total{l="1"} 1\na_total{l="1"} 2\n',
+      ),
     ).toThrow(/duplicate series/);
     expect(() =>
       parsePrometheusText(
@@ -100,7 +104,10 @@ describe("/metrics", () => {
       const { text } = await scrape(server.address);
 
       // Our own families lint clean.
-      const own = spawnSync("promtool", ["check", "metrics"], { input: ownFamilies(text), encoding: "utf8" });
+      const own = spawnSync("promtool", ["check", "metrics"], {
+        input: ownFamilies(text),
+        encoding: "utf8",
+      });
       expect(`${own.stdout}${own.stderr}`).toBe("");
       expect(own.status).toBe(0);
 
@@ -137,7 +144,9 @@ describe("/metrics", () => {
     );
     expect(sampleValue(families, "agentpool_reload_duration_seconds_count")).toBe(3);
     expect(sampleValue(families, "agentpool_reload_duration_seconds_sum")).toBeCloseTo(0.036, 6);
-    expect(sampleValue(families, "agentpool_reload_duration_seconds_bucket", { le: "0.005" })).toBe(2);
+    expect(sampleValue(families, "agentpool_reload_duration_seconds_bucket", { le: "0.005" })).toBe(
+      2,
+    );
 
     const agent = await openAgent(opened, pki);
     pool.add(agent.config());
@@ -147,7 +156,11 @@ describe("/metrics", () => {
   });
 
   it("exports agent_info once an agent is probed and drops it when the agent leaves", async () => {
-    const edge = await openAgent(opened, pki, { name: "reports-edge", version: "v0.21.0", runtime: "podman" });
+    const edge = await openAgent(opened, pki, {
+      name: "reports-edge",
+      version: "v0.21.0",
+      runtime: "podman",
+    });
     const { server, pool } = await openStatus(opened);
     pool.add(edge.config("edge"));
     const labels = { addr: edge.addr, name: "edge", version: "v0.21.0", runtime: "podman" };
@@ -157,7 +170,9 @@ describe("/metrics", () => {
       return sampleValue(families, "agentpool_agent_info", labels) === 1 ? families : undefined;
     });
     expect(families.get("agentpool_agent_info")?.samples).toHaveLength(1);
-    expect(sampleValue(families, "agentpool_agent_info_probe_success", { addr: edge.addr })).toBe(1);
+    expect(sampleValue(families, "agentpool_agent_info_probe_success", { addr: edge.addr })).toBe(
+      1,
+    );
 
     pool.remove({ addr: edge.addr });
     const after = (await scrape(server.address)).families;
@@ -170,7 +185,9 @@ describe("/metrics", () => {
     pool.add({ addr: "127.0.0.1:1", name: "closed-port", tls: pki.clientTls });
     const families = await waitFor("the failed probe", async () => {
       const { families } = await scrape(server.address);
-      return sampleValue(families, "agentpool_agent_info_probe_success", { addr: "127.0.0.1:1" }) === 0
+      return sampleValue(families, "agentpool_agent_info_probe_success", {
+        addr: "127.0.0.1:1",
+      }) === 0
         ? families
         : undefined;
     });

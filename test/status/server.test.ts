@@ -5,7 +5,11 @@ import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ReplaySubject } from "rxjs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { isLoopbackAddress, parseListen, startStatusServer } from "../../src/daemon/status/server.js";
+import {
+  isLoopbackAddress,
+  parseListen,
+  startStatusServer,
+} from "../../src/daemon/status/server.js";
 import type { ReloadResult } from "../../src/reload/result.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
 import { CONFIG_PATH, Opened, openAgent, openPool, openStatus } from "./harness.js";
@@ -87,7 +91,11 @@ describe("status endpoint routes", () => {
   });
 
   it("lists the pool's agents on /agents with probed version and runtime, never key material", async () => {
-    const edge = await openAgent(opened, pki, { name: "edge-1", version: "v0.20.1", runtime: "podman" });
+    const edge = await openAgent(opened, pki, {
+      name: "edge-1",
+      version: "v0.20.1",
+      runtime: "podman",
+    });
     const { server, pool } = await openStatus(opened);
     pool.add(edge.config("edge-1"));
 
@@ -123,7 +131,11 @@ describe("status endpoint routes", () => {
       },
       { cause: "reload" },
     );
-    const good = okResult({ version: pool.snapshot.version, agents: 2, warnings: ["key.pem is readable by others"] });
+    const good = okResult({
+      version: pool.snapshot.version,
+      agents: 2,
+      warnings: ["key.pem is readable by others"],
+    });
     results$.next(good);
 
     const first = await getJson<StatusBody>(server.address, "/status");
@@ -254,7 +266,9 @@ describe("status server options and lifecycle", () => {
         configPath: CONFIG_PATH,
         logger,
       }),
-    ).rejects.toThrow('listen must be HOST:PORT, [IPv6]:PORT or a unix socket path containing "/"; got "localhost".');
+    ).rejects.toThrow(
+      'listen must be HOST:PORT, [IPv6]:PORT or a unix socket path containing "/"; got "localhost".',
+    );
   });
 
   it("parses listen values", () => {
@@ -282,15 +296,20 @@ describe("status server options and lifecycle", () => {
   it("does not warn on loopback, and logs where it listens", async () => {
     const { server, logs } = await openStatus(opened);
     const lines = logs();
-    expect(lines.some((l) => l.msg === "status endpoint listening" && l.address === server.address)).toBe(true);
+    expect(
+      lines.some((l) => l.msg === "status endpoint listening" && l.address === server.address),
+    ).toBe(true);
     expect(lines.some((l) => l.level === 40)).toBe(false);
   });
 
-  it.skipIf(!hasIpv6Loopback)("binds [::1] when asked (skipped: no IPv6 loopback here)", async () => {
-    const { server } = await openStatus(opened, { listen: "[::1]:0" });
-    expect(server.address).toMatch(/^\[::1\]:\d+$/);
-    expect((await httpGet(server.address, "/healthz")).status).toBe(200);
-  });
+  it.skipIf(!hasIpv6Loopback)(
+    "binds [::1] when asked (skipped: no IPv6 loopback here)",
+    async () => {
+      const { server } = await openStatus(opened, { listen: "[::1]:0" });
+      expect(server.address).toMatch(/^\[::1\]:\d+$/);
+      expect((await httpGet(server.address, "/healthz")).status).toBe(200);
+    },
+  );
 
   it("ends /events streams and stops listening on close", async () => {
     const { server } = await openStatus(opened);

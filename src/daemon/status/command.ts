@@ -22,6 +22,7 @@ export const STATUS_EXIT = Object.freeze({
   unreachable: 3,
 });
 
+/** Where `agentpool status` looks without `--listen` or `AGENTPOOL_LISTEN` (the daemon's default). */
 export const DEFAULT_LISTEN = "127.0.0.1:9410";
 const DEFAULT_TIMEOUT_MS = 5_000;
 

@@ -46,6 +46,7 @@ export interface Metrics {
   setEventClients(count: number): void;
 }
 
+/** Options of {@link createMetrics}; all optional. */
 export interface MetricsOptions {
   /** Also export prom-client's default process metrics. Default true. */
   processMetrics?: boolean;

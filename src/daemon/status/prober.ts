@@ -24,6 +24,7 @@ export interface InfoChange {
   readonly entry: InfoEntry | undefined;
 }
 
+/** Options of {@link createInfoProber}; `pool` and `logger` are required, the rest have defaults. */
 export interface InfoProberOptions {
   /** The pool whose agents to probe. Required. */
   pool: AgentPool;
@@ -115,7 +116,11 @@ function withoutUndefined<T extends object>(options: T): Partial<T> {
 export function createInfoProber(options: InfoProberOptions): InfoProber {
   const { pool, logger, concurrency, timeoutMs, retryInitialMs, retryMaxMs, now } =
     resolve(options);
-  const log = logger.child({ module: "info-prober" });
+  // A logger already bound to a module (the status server's) gets a sub-component, not a second `module` key.
+  const log =
+    logger.bindings().module === undefined
+      ? logger.child({ module: "info-prober" })
+      : logger.child({ component: "info-prober" });
   const jobs = new Map<string, Job>();
   const queue: Job[] = [];
   const changes$ = new Subject<InfoChange>();

@@ -9,6 +9,7 @@ import type { ReloadResult } from "../../reload/result.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { createInfoProber, type InfoChange, type InfoProber } from "./prober.js";
 
+/** Options of {@link startStatusServer}, resolved once against frozen defaults. */
 export interface StatusServerOptions {
   /** `HOST:PORT`, `[IPv6]:PORT`, or the path of a unix socket (anything containing `/`). Required. */
   listen: string;
@@ -204,7 +205,11 @@ const ENDPOINTS = ["/healthz", "/readyz", "/agents", "/status", "/metrics", "/ev
 export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
   const opts = resolveOptions(options);
   const { pool, configPath, address: where } = opts;
-  const log = opts.logger.child({ module: "status" });
+  // The daemon may hand over a logger already bound to this module; binding again would repeat the key.
+  const log =
+    opts.logger.bindings().module === "status"
+      ? opts.logger
+      : opts.logger.child({ module: "status" });
   const metrics = opts.metrics ?? createMetrics();
   const ownProber = opts.prober === undefined;
   const prober = opts.prober ?? createInfoProber({ pool, logger: opts.logger });

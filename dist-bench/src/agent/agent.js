@@ -1,0 +1,200 @@
+import { request as undiciRequest } from "undici";
+import { Connection } from "./connection.js";
+import { withDeadline } from "./deadline.js";
+import { AgentError } from "./errors.js";
+import { API_BASE, API_BASE_URL, dockerHostOf, parseAddr, } from "./protocol.js";
+import { verifyTls } from "./tls.js";
+const DEFAULTS = Object.freeze({
+    connections: 100,
+    connectTimeoutMs: 10_000,
+    closeTimeoutMs: 30_000,
+});
+/** Default bound for `info()` and `healthCheck()`, as in GoDoxy. */
+export const DEFAULT_AGENT_TIMEOUT_MS = 5_000;
+let internals;
+/**
+ * One remote agent. Frozen: its fields never change; a reload that renames it
+ * or rotates its certificates puts a new `Agent` in the pool.
+ */
+export class Agent {
+    addr;
+    name;
+    /** `agent://<addr>`: what GoDoxy's docker providers use to name this agent. */
+    dockerHost;
+    #fingerprint;
+    #connection;
+    static {
+        internals = {
+            fingerprint: (agent) => agent.#fingerprint,
+            connection: (agent) => agent.#connection,
+        };
+    }
+    /**
+     * Throws an {@link AgentError} when `addr` is not `host:port`, or when the
+     * certificate or key does not parse or does not match.
+     */
+    constructor(config, options = {}, reuse) {
+        const parsed = typeof config?.addr === "string" ? parseAddr(config.addr) : undefined;
+        if (!parsed) {
+            throw new AgentError("ERR_AGENT_CONFIG", String(config?.addr), "addr must be host:port (hostname, IPv4 or [IPv6], port 1-65535)");
+        }
+        const verified = verifyTls(config.addr, config.tls, options.tlsLabels);
+        this.addr = config.addr;
+        this.name = config.name || config.addr;
+        this.dockerHost = dockerHostOf(config.addr);
+        this.#fingerprint = verified.fingerprint;
+        this.#connection =
+            reuse ??
+                new Connection(parsed.host, parsed.port, config.tls, {
+                    connections: options.connections ?? DEFAULTS.connections,
+                    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+                    closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,
+                });
+        Object.freeze(this);
+    }
+    /**
+     * The undici dispatcher for this agent: use it with `request()` or `fetch()`
+     * on `https://godoxy.agent/...` URLs (Docker Engine API at the root, the
+     * agent's own API under `/godoxy/agent`).
+     */
+    httpClient() {
+        return this.#connection.dispatcher();
+    }
+    /** `method` on `API_BASE_URL + endpoint`, e.g. `request("GET", "/info")`. */
+    async request(method, endpoint, options = {}) {
+        try {
+            return await undiciRequest(API_BASE_URL + endpoint, {
+                ...options,
+                method: method,
+                dispatcher: this.httpClient(),
+            });
+        }
+        catch (err) {
+            if (err instanceof Error && err.name === "AbortError")
+                throw err;
+            const reason = err instanceof Error ? err.message : String(err);
+            throw new AgentError("ERR_AGENT_REQUEST", this.addr, `${method} ${API_BASE}${endpoint}: ${reason}`, { cause: err });
+        }
+    }
+    /**
+     * The agent's version, name and runtime. Agents that predate `/info` (404)
+     * are asked `/name`, `/version` and `/runtime` instead; no `/runtime` means docker.
+     */
+    info(options = {}) {
+        const timeoutMs = options.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
+        return withDeadline(this.addr, `GET ${API_BASE}/info`, { ...options, timeoutMs }, async (signal) => {
+            const res = await this.request("GET", "/info", { signal });
+            if (res.statusCode === 200)
+                return this.#parseInfo(await res.body.json());
+            const text = await res.body.text();
+            if (res.statusCode !== 404)
+                this.#badStatus("/info", res.statusCode, text);
+            return this.#legacyInfo(signal);
+        });
+    }
+    async #legacyInfo(signal) {
+        const get = async (endpoint) => {
+            const res = await this.request("GET", endpoint, { signal });
+            return { status: res.statusCode, text: (await res.body.text()).trim() };
+        };
+        const name = await get("/name");
+        if (name.status !== 200)
+            this.#badStatus("/name", name.status, name.text);
+        const version = await get("/version");
+        if (version.status !== 200)
+            this.#badStatus("/version", version.status, version.text);
+        const runtime = await get("/runtime");
+        if (runtime.status === 404)
+            return { name: name.text, version: version.text, runtime: "docker" };
+        if (runtime.status !== 200)
+            this.#badStatus("/runtime", runtime.status, runtime.text);
+        return { name: name.text, version: version.text, runtime: this.#runtime(runtime.text) };
+    }
+    #parseInfo(body) {
+        const info = body;
+        if (!info ||
+            typeof info !== "object" ||
+            typeof info.name !== "string" ||
+            typeof info.version !== "string") {
+            throw new AgentError("ERR_AGENT_RESPONSE", this.addr, `GET ${API_BASE}/info: expected {"version","name","runtime"}`);
+        }
+        return {
+            name: info.name,
+            version: info.version,
+            runtime: this.#runtime(info.runtime ?? "docker"),
+        };
+    }
+    #runtime(value) {
+        if (value === "docker" || value === "podman")
+            return value;
+        throw new AgentError("ERR_AGENT_RESPONSE", this.addr, `unknown container runtime ${JSON.stringify(value)}`);
+    }
+    #badStatus(endpoint, status, body) {
+        const detail = body.length > 200 ? `${body.slice(0, 200)}…` : body;
+        throw new AgentError("ERR_AGENT_RESPONSE", this.addr, `GET ${API_BASE}${endpoint}: HTTP ${status} ${detail}`.trim());
+    }
+    /**
+     * Asks the agent to health-check a target (`GET /godoxy/agent/health?<query>`).
+     * A non-200 answer is an unhealthy result whose `detail` carries the status.
+     */
+    healthCheck(query, options = {}) {
+        const timeoutMs = options.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
+        const qs = typeof query === "string" ? query.replace(/^\?/, "") : queryString(query);
+        const endpoint = qs ? `/health?${qs}` : "/health";
+        return withDeadline(this.addr, `GET ${API_BASE}/health`, { ...options, timeoutMs }, async (signal) => {
+            const started = performance.now();
+            const res = await this.request("GET", endpoint, {
+                signal,
+                headers: { "accept-encoding": "identity" },
+            });
+            const text = await res.body.text();
+            const measured = Math.round((performance.now() - started) * 1e6);
+            if (res.statusCode !== 200) {
+                return {
+                    healthy: false,
+                    detail: `HTTP ${res.statusCode} ${text}`.trim(),
+                    latency: measured,
+                };
+            }
+            let body;
+            try {
+                body = JSON.parse(text);
+            }
+            catch (err) {
+                throw new AgentError("ERR_AGENT_RESPONSE", this.addr, `GET ${API_BASE}/health: answer is not JSON`, { cause: err });
+            }
+            return {
+                healthy: body.healthy === true,
+                detail: typeof body.detail === "string" ? body.detail : "",
+                latency: typeof body.latency === "number" ? body.latency : measured,
+            };
+        });
+    }
+    /** Lets in-flight requests finish, then closes the agent's sockets (destroyed after a bound). */
+    close() {
+        return this.#connection.close();
+    }
+    toJSON() {
+        return { addr: this.addr, name: this.name, dockerHost: this.dockerHost };
+    }
+}
+function queryString(query) {
+    if (query instanceof URLSearchParams)
+        return query.toString();
+    return new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
+}
+/** @internal TLS identity of an agent, for telling a rotation from a plain re-add. */
+export function fingerprintOf(agent) {
+    return internals.fingerprint(agent);
+}
+/** @internal The sockets behind an agent; shared between an agent and its renamed successor. */
+export function connectionOf(agent) {
+    return internals.connection(agent);
+}
+/**
+ * @internal A new agent for `config` that keeps `previous`'s sockets: used when a
+ * reload renames an agent but leaves its addr and TLS material alone.
+ */
+export function agentSharingConnection(config, previous, options) {
+    return new Agent(config, options, internals.connection(previous));
+}

@@ -1,0 +1,334 @@
+import { createHash } from "node:crypto";
+import { dirname, join, resolve } from "node:path";
+import { ConfigError, formatIssue } from "./errors.js";
+import { formatPath, quote, valueAt } from "./path.js";
+import { FileReadError, readFileBounded } from "./read-file.js";
+import { AgentEntrySchema, ConfigSchema } from "./schema.js";
+import { explainSchemaIssues } from "./schema-issues.js";
+import { TlsMaterialCache } from "./tls-files.js";
+import { expiryWarning, keyModeWarning } from "./warnings.js";
+import { parseYaml } from "./yaml-source.js";
+/** config.yml larger than this is refused before it is read. */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+/**
+ * Issues listed in one error; the rest are counted. A wrong certs dir under
+ * 10,000 agents is one mistake, not a 10,000-line log entry.
+ */
+export const MAX_ISSUES = 100;
+/** Configs whose TLS cache is kept at once (a process normally has one). */
+const MAX_CACHES = 16;
+const DEFAULTS = Object.freeze({});
+const caches = new Map();
+/** The TLS cache of one config file, so two configs in one process do not evict each other. */
+function cacheFor(configPath) {
+    let cache = caches.get(configPath);
+    if (cache)
+        caches.delete(configPath);
+    else
+        cache = new TlsMaterialCache();
+    caches.set(configPath, cache);
+    if (caches.size > MAX_CACHES) {
+        const [oldest] = caches.keys();
+        if (oldest !== undefined)
+            caches.delete(oldest);
+    }
+    return cache;
+}
+/**
+ * Reads config.yml and the TLS files it names, and returns the agents.
+ * Rejects with a {@link ConfigError} listing every problem found, each
+ * located as `file:line:col: path: message`.
+ */
+export async function loadConfig(path, options = {}) {
+    const prepared = await prepareConfig(path, options);
+    return {
+        agents: prepared.agents.map((agent) => ({ ...agent })),
+        warnings: [...prepared.warnings],
+    };
+}
+/**
+ * {@link loadConfig} with what a reload needs besides the agents: the
+ * absolute config path, the hash of every file read, and one digest over
+ * them. Steps: size check, read, YAML (positions kept, duplicate keys and
+ * alias bombs refused), schema, duplicates, TLS files. User mistakes and
+ * unexpected failures alike reject with a {@link ConfigError}; only an
+ * abort rejects with something else.
+ */
+export async function prepareConfig(path, options = {}) {
+    if (typeof path !== "string" || path === "") {
+        throw new TypeError("prepareConfig: path must be a non-empty string");
+    }
+    const resolved = { ...DEFAULTS, ...options };
+    const configPath = resolve(path);
+    const attempt = {
+        file: path,
+        configPath,
+        certsDir: resolved.certsDir !== undefined
+            ? resolve(resolved.certsDir)
+            : join(dirname(configPath), "..", "certs"),
+        signal: resolved.signal,
+        attempted: [configPath],
+    };
+    try {
+        return await prepare(attempt);
+    }
+    catch (err) {
+        if (err instanceof ConfigError)
+            throw err;
+        if (attempt.signal?.aborted)
+            throw attempt.signal.reason ?? err;
+        // A bug or an environment failure still rejects this candidate cleanly.
+        const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+        throw new ConfigError("ERR_CONFIG_INVALID", [{ file: path, message: `unexpected error while loading: ${message}` }], { cause: err, inputs: attempt.attempted });
+    }
+}
+const AGENTS_PATH = Object.freeze(["providers", "agents"]);
+async function prepare(attempt) {
+    const { file, signal } = attempt;
+    signal?.throwIfAborted();
+    const read = await readConfigFile(attempt);
+    signal?.throwIfAborted();
+    const text = decodeUtf8(attempt, read.bytes);
+    if (text.trim() === "")
+        fail(attempt, "ERR_CONFIG_PARSE", [{ file, message: "the file is empty" }]);
+    const parsed = parseYaml(text);
+    const warnings = parsed.warnings.map((w) => ({ file, ...w }));
+    if (!parsed.ok) {
+        if (parsed.empty) {
+            fail(attempt, "ERR_CONFIG_PARSE", [
+                { file, message: "the file is empty (it holds only comments)" },
+            ]);
+        }
+        fail(attempt, "ERR_CONFIG_PARSE", parsed.problems.map((p) => ({ file, ...p })));
+    }
+    const { source } = parsed;
+    signal?.throwIfAborted();
+    const issues = [];
+    const located = (path, part, message) => {
+        const at = source.locate(path, part);
+        const formatted = formatPath(path);
+        return { file, ...at, ...(formatted ? { path: formatted } : {}), message };
+    };
+    const specs = validate(attempt, source, issues, warnings, located);
+    checkDuplicates(source, specs, issues, located);
+    // Only a resolution that saw the whole agent list may evict cached
+    // material; a typo elsewhere must not cost a re-verification of everything.
+    const tls = await cacheFor(attempt.configPath).resolve(specs.map((spec) => ({ addr: spec.addr, source: spec.source })), { signal, prune: issues.length === 0 });
+    attempt.attempted.push(...tls.attempted);
+    const agents = [];
+    for (const [i, spec] of specs.entries()) {
+        const outcome = tls.outcomes[i];
+        if (!outcome.ok) {
+            for (const problem of outcome.problems) {
+                const path = tlsPath(spec, problem.part);
+                issues.push(located(path, "value", problem.message));
+            }
+            continue;
+        }
+        agents.push(Object.freeze({
+            addr: spec.addr,
+            ...(spec.name !== undefined ? { name: spec.name } : {}),
+            tls: outcome.tls,
+        }));
+    }
+    if (issues.length > 0)
+        fail(attempt, "ERR_CONFIG_INVALID", issues);
+    warnings.push(...tlsWarnings(specs, tls.outcomes, located));
+    warnings.sort(byPosition);
+    const inputs = new Map([[attempt.configPath, read.sha256]]);
+    for (const [path, hash] of tls.inputs)
+        if (!inputs.has(path))
+            inputs.set(path, hash);
+    signal?.throwIfAborted();
+    return Object.freeze({
+        agents: Object.freeze(agents),
+        warnings: Object.freeze(warnings.map(formatIssue)),
+        configPath: attempt.configPath,
+        inputs,
+        digest: digestOf(inputs),
+    });
+}
+/** Same recipe as the reload pipeline's, so digests of the same bytes agree. */
+function digestOf(inputs) {
+    const hash = createHash("sha256");
+    for (const [path, bytesHash] of inputs)
+        hash.update(`${path}\0${bytesHash}\n`);
+    return hash.digest("hex");
+}
+function fail(attempt, code, issues) {
+    const sorted = [...issues].sort(byPosition);
+    const shown = sorted.slice(0, MAX_ISSUES);
+    if (sorted.length > MAX_ISSUES) {
+        shown.push({
+            file: attempt.file,
+            message: `${sorted.length - MAX_ISSUES} more issues not shown (${sorted.length} in all)`,
+        });
+    }
+    throw new ConfigError(code, shown, { inputs: attempt.attempted });
+}
+function byPosition(a, b) {
+    return (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0);
+}
+async function readConfigFile(attempt) {
+    try {
+        return await readFileBounded(attempt.configPath, MAX_CONFIG_BYTES);
+    }
+    catch (err) {
+        if (!(err instanceof FileReadError))
+            throw err;
+        return fail(attempt, "ERR_CONFIG_PARSE", [
+            { file: attempt.file, message: `cannot read the file: ${err.reason}` },
+        ]);
+    }
+}
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const lenientUtf8 = new TextDecoder("utf-8");
+function decodeUtf8(attempt, bytes) {
+    try {
+        return strictUtf8.decode(bytes);
+    }
+    catch {
+        // Locate the first byte that is not UTF-8: it decodes to U+FFFD.
+        const text = lenientUtf8.decode(bytes);
+        const before = text.slice(0, Math.max(0, text.indexOf("\uFFFD")));
+        const lines = before.split("\n");
+        return fail(attempt, "ERR_CONFIG_PARSE", [
+            {
+                file: attempt.file,
+                line: lines.length,
+                col: (lines[lines.length - 1]?.length ?? 0) + 1,
+                message: "the file is not valid UTF-8",
+            },
+        ]);
+    }
+}
+/**
+ * Runs the schema once over the whole document, then keeps every agent entry
+ * that had no issue of its own, so the duplicate and TLS checks still run for
+ * them and one pass reports all problems of the file.
+ */
+function validate(attempt, source, issues, warnings, located) {
+    const data = source.data;
+    const result = ConfigSchema.safeParse(data);
+    const broken = new Set();
+    if (!result.success) {
+        for (const problem of explainSchemaIssues(result.error.issues, data)) {
+            const at = source.locate(problem.target.path, problem.target.part);
+            const path = formatPath(problem.path);
+            issues.push({
+                file: attempt.file,
+                ...at,
+                ...(path ? { path } : {}),
+                message: problem.message,
+            });
+            const [p, a, index] = problem.path;
+            if (p === "providers" && a === "agents" && typeof index === "number")
+                broken.add(index);
+        }
+    }
+    const list = valueAt(data, AGENTS_PATH);
+    if (list === undefined && result.success) {
+        const where = valueAt(data, ["providers"]) === undefined ? [] : ["providers"];
+        warnings.push(located(where, "key", 'no providers.agents list, so no agents; write "agents: []" under providers to say so'));
+    }
+    if (!Array.isArray(list))
+        return [];
+    const specs = [];
+    for (const [index, raw] of list.entries()) {
+        if (broken.has(index))
+            continue;
+        const entry = AgentEntrySchema.safeParse(raw);
+        if (!entry.success)
+            continue; // already reported through the whole-file parse
+        const path = [...AGENTS_PATH, index];
+        if (typeof entry.data === "string") {
+            specs.push({
+                index,
+                addr: entry.data,
+                name: undefined,
+                source: { kind: "bundle", zip: join(attempt.certsDir, `${entry.data}.zip`) },
+                path,
+            });
+        }
+        else {
+            const dir = dirname(attempt.configPath);
+            const { tls } = entry.data;
+            specs.push({
+                index,
+                addr: entry.data.addr,
+                name: entry.data.name,
+                source: {
+                    kind: "files",
+                    ca: resolve(dir, tls.ca_file),
+                    cert: resolve(dir, tls.cert_file),
+                    key: resolve(dir, tls.key_file),
+                },
+                path,
+            });
+        }
+    }
+    return specs;
+}
+/**
+ * Two agents with one addr, or one name (a name defaults to the addr, as in
+ * the pool), are reported at the second, naming the line of the first.
+ */
+function checkDuplicates(source, specs, issues, located) {
+    const addrs = new Map();
+    const names = new Map();
+    for (const spec of specs) {
+        const addrPath = spec.source.kind === "bundle" ? spec.path : [...spec.path, "addr"];
+        const addrAt = source.locate(addrPath);
+        const firstAddr = addrs.get(spec.addr);
+        if (firstAddr) {
+            issues.push(located(addrPath, "value", `duplicate addr ${quote(spec.addr)} (first at line ${firstAddr.line})`));
+            continue;
+        }
+        addrs.set(spec.addr, addrAt);
+        const name = spec.name ?? spec.addr;
+        const namePath = spec.name !== undefined ? [...spec.path, "name"] : addrPath;
+        const nameAt = source.locate(namePath);
+        const firstName = names.get(name);
+        if (firstName) {
+            const defaulted = spec.name === undefined ? " (the name defaults to the addr)" : "";
+            issues.push(located(namePath, "value", `duplicate name ${quote(name)}${defaulted} (first at line ${firstName.line})`));
+            continue;
+        }
+        names.set(name, nameAt);
+    }
+}
+function tlsPath(spec, part) {
+    if (spec.source.kind === "bundle" || part === "bundle")
+        return spec.path;
+    return [...spec.path, "tls", `${part}_file`];
+}
+/**
+ * Warnings about TLS files, one per file however many agents share it (the
+ * first agent's entry locates it).
+ */
+function tlsWarnings(specs, outcomes, located) {
+    const byFile = new Map();
+    const note = (key, spec, part, make) => {
+        const known = byFile.get(key);
+        if (known)
+            known.addrs.push(spec.addr);
+        else
+            byFile.set(key, { spec, addrs: [spec.addr], make, part });
+    };
+    for (const [i, spec] of specs.entries()) {
+        const outcome = outcomes[i];
+        if (!outcome?.ok)
+            continue;
+        const inBundle = spec.source.kind === "bundle";
+        note(`key:${outcome.keyFile}`, spec, "key", (addrs) => keyModeWarning(outcome.keyFile, outcome.keyMode, inBundle, addrs));
+        note(`cert:${outcome.certLabel}`, spec, "cert", (addrs) => expiryWarning(outcome.certLabel, "client certificate", outcome.verified.certNotAfter, addrs));
+        note(`ca:${outcome.caLabel}`, spec, "ca", (addrs) => expiryWarning(outcome.caLabel, "CA certificate", outcome.verified.caNotAfter, addrs));
+    }
+    const warnings = [];
+    for (const { spec, addrs, make, part } of byFile.values()) {
+        const message = make(addrs);
+        if (message)
+            warnings.push(located(tlsPath(spec, part), "value", message));
+    }
+    return warnings;
+}

@@ -1,0 +1,94 @@
+import { describeValue, quote, valueAt } from "./path.js";
+import { AGENT_KEYS, TLS_KEYS } from "./schema.js";
+/**
+ * Turns zod's issues for config.yml into {@link SchemaProblem}s. `data` is
+ * the validated input, used to say what was found instead and to pick the
+ * branch of an agent entry (string or mapping) the user meant.
+ */
+export function explainSchemaIssues(issues, data) {
+    return explainAll(issues, data, []).sort((a, b) => a.rank - b.rank);
+}
+function explainAll(issues, data, prefix) {
+    const problems = [];
+    for (const issue of issues) {
+        const path = [...prefix, ...issue.path];
+        problems.push(...explainIssue(issue, path, data));
+    }
+    return problems;
+}
+function explainIssue(issue, path, data) {
+    const value = valueAt(data, path);
+    const at = (message) => [
+        { rank: 0, path, target: { path, part: "value" }, message },
+    ];
+    switch (issue.code) {
+        case "invalid_union": {
+            // The only union is an agent entry: a "host:port" string or a mapping.
+            // Report the errors of the form the user wrote, not of both forms.
+            if (typeof value === "string" && issue.errors[0]) {
+                return explainAll(issue.errors[0], data, path);
+            }
+            if (isPlainObject(value) && issue.errors[1]) {
+                return explainAll(issue.errors[1], data, path);
+            }
+            return at(`expected an agent ("host:port", or a mapping with addr and tls), got ${describeValue(value)}`);
+        }
+        case "invalid_type": {
+            const last = path[path.length - 1];
+            if (value === undefined && path.length > 0 && !hasKey(data, path)) {
+                const parent = path.slice(0, -1);
+                const detail = last === "tls" ? ` (a mapping with ${TLS_KEYS.join(", ")})` : "";
+                return [
+                    {
+                        rank: 1,
+                        path: parent,
+                        target: { path: parent, part: "value" },
+                        message: `missing required key ${quote(String(last))}${detail}`,
+                    },
+                ];
+            }
+            if (last === "agents" && value === null) {
+                return at('"agents:" has no value; write "agents: []" for no agents');
+            }
+            return at(`expected ${expectedName(issue.expected, path)}, got ${describeValue(value)}`);
+        }
+        case "unrecognized_keys": {
+            const expected = path[path.length - 1] === "tls" ? TLS_KEYS : AGENT_KEYS;
+            return issue.keys.map((key) => ({
+                rank: 0,
+                path,
+                target: { path: [...path, key], part: "key" },
+                message: `unknown key ${quote(key)} (expected ${expected.join(", ")})`,
+            }));
+        }
+        case "too_small":
+            if (typeof value === "string")
+                return at("must not be empty");
+            return at(issue.message);
+        default:
+            return at(issue.message);
+    }
+}
+function expectedName(expected, path) {
+    const last = path[path.length - 1];
+    if (path.length === 0)
+        return "a mapping at the top level";
+    switch (expected) {
+        case "string":
+            return last === "addr" ? 'a "host:port" string' : "a string";
+        case "object":
+            return last === "tls" ? `a mapping with ${TLS_KEYS.join(", ")}` : "a mapping";
+        case "array":
+            return last === "agents" ? "a list of agents" : "a list";
+        default:
+            return expected;
+    }
+}
+function isPlainObject(value) {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+function hasKey(data, path) {
+    const parent = valueAt(data, path.slice(0, -1));
+    const last = path[path.length - 1];
+    return isPlainObject(parent) && last !== undefined && Object.hasOwn(parent, last);
+}

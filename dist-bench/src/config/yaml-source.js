@@ -1,0 +1,334 @@
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, } from "yaml";
+import { formatPath, quote } from "./path.js";
+/**
+ * Alias expansion allowed in one file, counted in nodes. A legitimate file
+ * that shares one `tls:` block among 10,000 agents expands to ~70,000; a
+ * "billion laughs" file to 10^9. Checked before anything is expanded.
+ */
+export const ALIAS_EXPANSION_LIMIT = 1_000_000;
+/**
+ * Parses config text as one YAML document, keeping source positions.
+ * Duplicate keys, syntax errors and alias abuse (undefined, recursive or
+ * exponential aliases, wherever they sit) are problems; YAML warnings such as
+ * unknown tags are returned as warnings. Never throws for bad input.
+ */
+export function parseYaml(text) {
+    const lineCounter = new LineCounter();
+    // merge: GoDoxy (go-yaml) accepts `<<: *anchor`, so a GoDoxy config may use it.
+    const doc = parseDocument(text, {
+        lineCounter,
+        uniqueKeys: true,
+        prettyErrors: false,
+        merge: true,
+    });
+    const at = (offset) => lineCounter.linePos(offset);
+    const warnings = doc.warnings.map((w) => ({ ...at(w.pos[0]), message: yamlMessage(w) }));
+    if (doc.errors.length > 0) {
+        return { ok: false, empty: false, problems: syntaxProblems(doc, at), warnings };
+    }
+    if (doc.contents === null)
+        return { ok: false, empty: true, warnings };
+    const aliases = checkAliases(doc);
+    if ("problem" in aliases) {
+        return {
+            ok: false,
+            empty: false,
+            problems: [{ ...at(aliases.offset), message: aliases.problem }],
+            warnings,
+        };
+    }
+    let data;
+    try {
+        // The alias check above bounds the expansion; yaml's own counter would
+        // refuse a legitimate file that reuses one anchor more than 100 times.
+        data = doc.toJS({ maxAliasCount: -1 });
+    }
+    catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        return {
+            ok: false,
+            empty: false,
+            problems: [{ ...at(0), message: `cannot read the YAML: ${firstLine(message)}` }],
+            warnings,
+        };
+    }
+    return { ok: true, source: new YamlSource(doc, data, aliases.targets, at), warnings };
+}
+/**
+ * A parsed document: its plain data and a way back from a data path to the
+ * line and column it came from.
+ */
+export class YamlSource {
+    #doc;
+    #targets;
+    #at;
+    /** The document as plain data (what the schema validates). */
+    data;
+    constructor(doc, data, targets, at) {
+        this.#doc = doc;
+        this.data = data;
+        this.#targets = targets;
+        this.#at = at;
+    }
+    /**
+     * Where `path` is written: its value, or with `"key"` its key. When the
+     * path does not exist (a missing key), the nearest enclosing node.
+     * A null written as nothing (`agents:`) is located at its key.
+     */
+    locate(path, part = "value") {
+        let node = this.#doc.contents;
+        let pair;
+        for (const segment of path) {
+            const container = this.#deref(node);
+            let next;
+            if (isMap(container) && typeof segment === "string") {
+                const found = this.#findPair(container, segment, new Set());
+                if (!found)
+                    return this.#position(node, pair);
+                pair = found;
+                next = found.value;
+            }
+            else if (isSeq(container) &&
+                typeof segment === "number" &&
+                segment < container.items.length) {
+                pair = undefined;
+                next = container.items[segment];
+            }
+            else {
+                return this.#position(node, pair);
+            }
+            node = next;
+        }
+        if (part === "key" && pair && isNodeWithRange(pair.key))
+            return this.#at(pair.key.range[0]);
+        return this.#position(node, pair);
+    }
+    #position(node, pair) {
+        const empty = isScalar(node) && node.value === null && node.range?.[0] === node.range?.[1];
+        if ((empty || !isNodeWithRange(node)) && pair && isNodeWithRange(pair.key)) {
+            return this.#at(pair.key.range[0]);
+        }
+        return isNodeWithRange(node) ? this.#at(node.range[0]) : { line: 1, col: 1 };
+    }
+    #deref(node) {
+        return isAlias(node) ? this.#targets.get(node) : node;
+    }
+    /** The pair for `key` in `map`, looking into `<<` merges the way toJS does. */
+    #findPair(map, key, seen) {
+        if (seen.has(map))
+            return undefined;
+        seen.add(map);
+        const merges = [];
+        for (const item of map.items) {
+            const k = this.#deref(item.key);
+            if (isScalar(k) && typeof k.value === "symbol")
+                merges.push(item.value);
+            else if (isScalar(k) && String(k.value) === key)
+                return item;
+        }
+        for (const merge of merges) {
+            const source = this.#deref(merge);
+            const sources = isSeq(source) ? source.items.map((i) => this.#deref(i)) : [source];
+            for (const candidate of sources) {
+                if (!isMap(candidate))
+                    continue;
+                const found = this.#findPair(candidate, key, seen);
+                if (found)
+                    return found;
+            }
+        }
+        return undefined;
+    }
+}
+function isNodeWithRange(node) {
+    return (typeof node === "object" &&
+        node !== null &&
+        Array.isArray(node.range) &&
+        !isPair(node));
+}
+function firstLine(text) {
+    return text.split("\n")[0] ?? text;
+}
+function lowerFirst(text) {
+    return text.charAt(0).toLowerCase() + text.slice(1);
+}
+function yamlMessage(error) {
+    return lowerFirst(firstLine(error.message).replace(/\.$/, ""));
+}
+/**
+ * Syntax errors, at most one per line: one mistake (a bad indent) often makes
+ * the parser report two or three things on the same line.
+ */
+function syntaxProblems(doc, at) {
+    const problems = [];
+    const lines = new Set();
+    for (const error of doc.errors) {
+        const problem = explainSyntaxError(doc, error, at);
+        if (lines.has(problem.line))
+            continue;
+        lines.add(problem.line);
+        problems.push(problem);
+    }
+    return problems;
+}
+function explainSyntaxError(doc, error, at) {
+    const offset = error.pos[0];
+    switch (error.code) {
+        case "DUPLICATE_KEY": {
+            const found = findDuplicate(doc.contents, offset, []);
+            if (found) {
+                const first = at(found.first);
+                return {
+                    ...at(offset),
+                    ...(found.path.length > 0 ? { path: formatPath(found.path) } : {}),
+                    message: `duplicate key ${quote(found.key)} (first at line ${first.line})`,
+                };
+            }
+            return { ...at(offset), message: "duplicate key" };
+        }
+        case "MISSING_CHAR": {
+            // yaml reports an unclosed quote at the end of the file; the string's
+            // opening quote is where the user has to look.
+            const scalar = unclosedQuote(doc, offset);
+            if (scalar?.range) {
+                const mark = scalar.type === "QUOTE_DOUBLE" ? '"' : "'";
+                return {
+                    ...at(scalar.range[0]),
+                    message: `missing closing ${mark} for the string that starts here`,
+                };
+            }
+            return { ...at(offset), message: yamlMessage(error) };
+        }
+        case "TAB_AS_INDENT":
+            return { ...at(offset), message: "tabs are not allowed as indentation; use spaces" };
+        case "MULTIPLE_DOCS":
+            return {
+                ...at(offset),
+                message: 'the file holds more than one YAML document ("---"); config.yml must be one document',
+            };
+        default:
+            // The parser is recursive: a few thousand nested brackets overflow it.
+            if (/call stack/i.test(error.message)) {
+                return { ...at(offset), message: "the nesting is too deep to parse" };
+            }
+            return { ...at(offset), message: yamlMessage(error) };
+    }
+}
+function findDuplicate(node, offset, path) {
+    if (isMap(node)) {
+        const earlier = new Map();
+        for (const item of node.items) {
+            const key = item.key;
+            if (isScalar(key) && key.range) {
+                const name = String(key.value);
+                const first = earlier.get(name);
+                if (key.range[0] === offset && first !== undefined)
+                    return { key: name, first, path };
+                if (first === undefined)
+                    earlier.set(name, key.range[0]);
+            }
+            const inner = findDuplicate(item.value, offset, [
+                ...path,
+                isScalar(key) ? String(key.value) : "?",
+            ]);
+            if (inner)
+                return inner;
+        }
+    }
+    else if (isSeq(node)) {
+        for (const [index, item] of node.items.entries()) {
+            const inner = findDuplicate(item, offset, [...path, index]);
+            if (inner)
+                return inner;
+        }
+    }
+    return undefined;
+}
+function unclosedQuote(doc, offset) {
+    let found;
+    visit(doc, {
+        Scalar(_key, node) {
+            const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
+            if (quoted && node.range && node.range[0] < offset && node.range[1] >= offset)
+                found = node;
+        },
+    });
+    return found;
+}
+/**
+ * Resolves every alias once, in document order (the anchor in force is the
+ * last one before the alias, as in YAML), and adds up how many nodes the
+ * aliases would expand to, with the size of each anchored node memoized.
+ * Stops at the first alias that is undefined, recursive, or takes the total
+ * past {@link ALIAS_EXPANSION_LIMIT}; linear in the size of the file.
+ */
+function checkAliases(doc) {
+    const anchors = new Map();
+    const targets = new Map();
+    const sizes = new Map();
+    const inProgress = new Set();
+    let cycle = false;
+    const sizeOf = (node) => {
+        if (isAlias(node)) {
+            const target = targets.get(node);
+            return target === undefined ? 1 : sizeOf(target);
+        }
+        if (!isMap(node) && !isSeq(node))
+            return 1;
+        const known = sizes.get(node);
+        if (known !== undefined)
+            return known;
+        if (inProgress.has(node)) {
+            cycle = true;
+            return Number.POSITIVE_INFINITY;
+        }
+        inProgress.add(node);
+        let size = 1;
+        for (const item of node.items) {
+            size += isPair(item) ? sizeOf(item.key) + sizeOf(item.value) : sizeOf(item);
+            if (cycle || size > ALIAS_EXPANSION_LIMIT)
+                break;
+        }
+        inProgress.delete(node);
+        sizes.set(node, size);
+        return size;
+    };
+    let expanded = 0;
+    let failure;
+    visit(doc, {
+        Node(_key, node) {
+            if (!isAlias(node)) {
+                if (node.anchor)
+                    anchors.set(node.anchor, node);
+                return undefined;
+            }
+            const offset = node.range?.[0] ?? 0;
+            const target = anchors.get(node.source);
+            if (!target) {
+                failure = {
+                    offset,
+                    problem: `alias *${node.source} has no anchor &${node.source} before it`,
+                };
+                return visit.BREAK;
+            }
+            targets.set(node, target);
+            expanded += sizeOf(target);
+            if (cycle) {
+                failure = {
+                    offset,
+                    problem: `alias *${node.source} is recursive: it refers to a node that contains it`,
+                };
+                return visit.BREAK;
+            }
+            if (expanded > ALIAS_EXPANSION_LIMIT) {
+                failure = {
+                    offset,
+                    problem: `aliases expand to more than ${ALIAS_EXPANSION_LIMIT} nodes; refusing a likely alias bomb ("billion laughs")`,
+                };
+                return visit.BREAK;
+            }
+            return undefined;
+        },
+    });
+    return failure ?? { targets };
+}

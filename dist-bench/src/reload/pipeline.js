@@ -1,0 +1,139 @@
+import { asyncScheduler, buffer, catchError, debounceTime, defer, EMPTY, filter, finalize, from, map, share, switchMap, } from "rxjs";
+import { ConfigError } from "../config/errors.js";
+import { digestFiles, digestInputs } from "./digest.js";
+/**
+ * Bursts of triggers become one: waits until `debounceMs` pass without a new
+ * one. The merged trigger keeps the time of the first event (for latency) and
+ * is forced if any trigger in the burst was.
+ */
+export function coalesce(debounceMs, scheduler = asyncScheduler) {
+    return (source) => source.pipe(share(), (shared) => shared.pipe(buffer(shared.pipe(debounceTime(debounceMs, scheduler))), filter((burst) => burst.length > 0), map((burst) => ({
+        kind: burst.some((t) => t.kind === "forced")
+            ? "forced"
+            : burst[0].kind,
+        at: Math.min(...burst.map((t) => t.at)),
+    }))));
+}
+/**
+ * Reads, parses and validates the config for each trigger. A newer trigger
+ * cancels the preparation of an older one (latest wins). A rejected config
+ * becomes a value, so the stream of triggers lives on.
+ */
+export function prepareCandidate(prepare) {
+    return switchMap((trigger) => defer(() => {
+        const controller = new AbortController();
+        const started = performance.now();
+        return from(prepare(controller.signal)).pipe(map((config) => ({
+            ok: true,
+            trigger,
+            started,
+            prepareMs: performance.now() - started,
+            digest: digestInputs(config.inputs),
+            config,
+        })), catchError((err) => {
+            if (controller.signal.aborted)
+                return EMPTY;
+            const error = err instanceof ConfigError
+                ? err
+                : new ConfigError("ERR_CONFIG_INVALID", [{ file: "config", message: `unexpected error: ${String(err)}` }], {
+                    cause: err,
+                });
+            return from(digestFiles(error.inputs)).pipe(map((digest) => ({
+                ok: false,
+                trigger,
+                started,
+                prepareMs: performance.now() - started,
+                digest,
+                error,
+            })));
+        }), 
+        // A newer trigger unsubscribes: abort the reads still under way.
+        finalize(() => controller.abort()));
+    }));
+}
+/**
+ * Drops candidates whose files hold the same bytes as the previous attempt's:
+ * that is not a change. Forced and initial attempts always go through.
+ */
+export function skipUnchanged(onSkip) {
+    return (source) => defer(() => {
+        let previous;
+        return source.pipe(filter((candidate) => {
+            const same = candidate.digest === previous;
+            previous = candidate.digest;
+            const skip = same && candidate.trigger.kind === "file";
+            if (skip)
+                onSkip?.(candidate);
+            return !skip;
+        }));
+    });
+}
+/**
+ * Applies an accepted candidate to the pool in one synchronous batch —
+ * `removeAll()` then `add()` for each agent — which publishes exactly one
+ * snapshot. A rejected candidate leaves the pool untouched. This is the only
+ * place a reload changes the pool.
+ */
+export function swapInto(pool) {
+    return (source) => defer(() => {
+        let loaded = false;
+        return source.pipe(map((candidate) => {
+            const cause = loaded ? "reload" : "initial";
+            const waitMs = Math.max(0, candidate.started - candidate.trigger.at);
+            if (!candidate.ok) {
+                return {
+                    ok: false,
+                    error: candidate.error,
+                    durationMs: candidate.prepareMs,
+                    cause,
+                    at: new Date().toISOString(),
+                    timings: { waitMs, prepareMs: candidate.prepareMs },
+                };
+            }
+            const before = pool.snapshot.version;
+            const swapStarted = performance.now();
+            try {
+                pool.batch(() => {
+                    pool.removeAll();
+                    for (const agent of candidate.config.agents)
+                        pool.add(agent);
+                }, { cause });
+            }
+            catch (err) {
+                // The loader validated everything; an agent refusing now is a bug
+                // to report, and the batch already put the pool back.
+                const error = new ConfigError("ERR_CONFIG_INVALID", [
+                    {
+                        file: candidate.config.configPath,
+                        message: err instanceof Error ? err.message : String(err),
+                    },
+                ], { cause: err });
+                return {
+                    ok: false,
+                    error,
+                    durationMs: performance.now() - candidate.started,
+                    cause,
+                    at: new Date().toISOString(),
+                    timings: { waitMs, prepareMs: candidate.prepareMs },
+                };
+            }
+            const swapMs = performance.now() - swapStarted;
+            loaded = true;
+            const snapshot = pool.snapshot;
+            const published = snapshot.version !== before;
+            return {
+                ok: true,
+                version: snapshot.version,
+                durationMs: performance.now() - candidate.started,
+                added: published ? snapshot.added : [],
+                removed: published ? snapshot.removed : [],
+                changed: published ? snapshot.changed : [],
+                agents: snapshot.agents.length,
+                warnings: candidate.config.warnings,
+                cause,
+                at: new Date().toISOString(),
+                timings: { waitMs, prepareMs: candidate.prepareMs, swapMs },
+            };
+        }));
+    });
+}

@@ -1,0 +1,1 @@
+export const fmtInt = (n) => n.toLocaleString("en-US");
