@@ -22,9 +22,19 @@ export {
   parseAddr,
 } from "./agent/protocol.js";
 export { type TlsMaterial, type VerifiedTls, verifyTls } from "./agent/tls.js";
+export {
+  ConfigError,
+  type ConfigErrorCode,
+  type ConfigIssue,
+  formatIssue,
+} from "./config/errors.js";
+export { loadConfig } from "./config/load.js";
 export { AgentPool, type AgentPoolOptions, type BatchOptions } from "./pool/pool.js";
 export type { PoolSnapshot, SnapshotCause } from "./pool/snapshot.js";
-export { type ConfigErrorCode, ConfigError, type ConfigIssue, formatIssue } from "./config/errors.js";
-export { loadConfig } from "./config/load.js";
 export type { ReloadFailure, ReloadResult, ReloadSuccess, ReloadTimings } from "./reload/result.js";
-export { type ConfigWatcher, DEFAULT_DEBOUNCE_MS, type WatchConfigOptions, watchConfig } from "./reload/watch-config.js";
+export {
+  type ConfigWatcher,
+  DEFAULT_DEBOUNCE_MS,
+  type WatchConfigOptions,
+  watchConfig,
+} from "./reload/watch-config.js";

@@ -15,7 +15,10 @@ afterAll(async () => {
 it("README example: subscribe to snapshots and list containers on every agent", async () => {
   ws = await createWorkspace();
   servers.push(await startTestAgent({ pki: ws.pki }), await startTestAgent({ pki: ws.pki }));
-  await writeFile(ws.configPath, ws.yaml(servers.map((s, i) => ({ addr: s.addr, name: `node-${i + 1}` }))));
+  await writeFile(
+    ws.configPath,
+    ws.yaml(servers.map((s, i) => ({ addr: s.addr, name: `node-${i + 1}` }))),
+  );
   const configPath = ws.configPath;
   const printed: string[] = [];
   const console = { log: (...args: unknown[]) => printed.push(args.join(" ")) };
@@ -30,7 +33,9 @@ it("README example: subscribe to snapshots and list containers on every agent", 
 
   const subscription = pool.snapshots$.subscribe(async (snapshot) => {
     for (const agent of snapshot.agents) {
-      const res = await request(`${DOCKER_HOST}/containers/json`, { dispatcher: agent.httpClient() });
+      const res = await request(`${DOCKER_HOST}/containers/json`, {
+        dispatcher: agent.httpClient(),
+      });
       const containers = (await res.body.json()) as Array<{ Names: string[] }>;
       console.log(agent.name, containers.map((c) => c.Names[0]).join(" "));
     }

@@ -33,7 +33,9 @@ export const DEFAULT_LISTEN = "127.0.0.1:9410";
 class UsageError extends Error {}
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -56,7 +58,8 @@ async function run(argv: string[]): Promise<number> {
     throw new UsageError(`--debounce takes a number of milliseconds, not "${values.debounce}"`);
   }
   const logLevel = values["log-level"] ?? process.env.AGENTPOOL_LOG_LEVEL ?? "info";
-  if (!LOG_LEVELS.has(logLevel)) throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}`);
+  if (!LOG_LEVELS.has(logLevel))
+    throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}`);
   return runDaemon({
     configPath: values.config ?? process.env.AGENTPOOL_CONFIG ?? DEFAULT_CONFIG,
     listen: values.listen ?? process.env.AGENTPOOL_LISTEN ?? DEFAULT_LISTEN,
@@ -99,7 +102,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     // parseArgs reports unknown or malformed options with a TypeError and a code.
     const code = (err as { code?: string }).code;
-    if (err instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))) {
+    if (
+      err instanceof UsageError ||
+      (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))
+    ) {
       io.stderr.write(`agentpool: ${(err as Error).message}\n\n${USAGE}`);
       return 2;
     }

@@ -34,15 +34,35 @@ export async function demoCommand(argv: string[], io: Io): Promise<number> {
         pki: pkiA,
         name: "demo-web",
         containers: [
-          { Id: "a1", Names: ["/nginx"], Image: "nginx:1.27", State: "running", Status: "Up 5 minutes" },
-          { Id: "a2", Names: ["/whoami"], Image: "traefik/whoami", State: "running", Status: "Up 5 minutes" },
+          {
+            Id: "a1",
+            Names: ["/nginx"],
+            Image: "nginx:1.27",
+            State: "running",
+            Status: "Up 5 minutes",
+          },
+          {
+            Id: "a2",
+            Names: ["/whoami"],
+            Image: "traefik/whoami",
+            State: "running",
+            Status: "Up 5 minutes",
+          },
         ],
       }),
       await startTestAgent({
         pki: pkiB,
         name: "demo-db",
         runtime: "podman",
-        containers: [{ Id: "b1", Names: ["/postgres"], Image: "postgres:17", State: "running", Status: "Up 1 hour" }],
+        containers: [
+          {
+            Id: "b1",
+            Names: ["/postgres"],
+            Image: "postgres:17",
+            State: "running",
+            Status: "Up 1 hour",
+          },
+        ],
       }),
     );
     const [web, db] = agents as [TestAgent, TestAgent];
@@ -115,7 +135,9 @@ providers:
                   "containers on agent",
                 ),
               )
-              .catch((err: unknown) => log.warn({ agent: agent.name, err: String(err) }, "agent unreachable"));
+              .catch((err: unknown) =>
+                log.warn({ agent: agent.name, err: String(err) }, "agent unreachable"),
+              );
           }
         });
       },

@@ -31,8 +31,13 @@ export async function startModules(
         logger.error("module has no default export function; skipped");
         continue;
       }
-      const returned = (loaded.default as AgentpoolModule)({ pool: context.pool, logger, signal: context.signal });
-      if (returned instanceof Promise) returned.catch((err: unknown) => logger.error({ err }, "module failed"));
+      const returned = (loaded.default as AgentpoolModule)({
+        pool: context.pool,
+        logger,
+        signal: context.signal,
+      });
+      if (returned instanceof Promise)
+        returned.catch((err: unknown) => logger.error({ err }, "module failed"));
       logger.info("module started");
     } catch (err) {
       logger.error({ err }, "module failed");

@@ -17,7 +17,13 @@ export interface Notifier {
 }
 
 interface DgramSocket {
-  send(buf: Buffer, offset: number, length: number, path: string, callback?: (err?: Error) => void): void;
+  send(
+    buf: Buffer,
+    offset: number,
+    length: number,
+    path: string,
+    callback?: (err?: Error) => void,
+  ): void;
   close(): void;
   on(event: "error", listener: (err: Error) => void): void;
 }
@@ -63,20 +69,33 @@ export function createNotifier(logger: Logger, env: NodeJS.ProcessEnv = process.
     if (socket) {
       const message = Buffer.from(lines.join("\n"));
       try {
-        socket.send(message, 0, message.length, socketPath, (err) => err && warnOnce(err, "unix-dgram"));
+        socket.send(
+          message,
+          0,
+          message.length,
+          socketPath,
+          (err) => err && warnOnce(err, "unix-dgram"),
+        );
       } catch (err) {
         warnOnce(err, "unix-dgram");
       }
       return;
     }
-    execFile("systemd-notify", [`--pid=${process.pid}`, ...lines], (err) => err && warnOnce(err, "systemd-notify"));
+    execFile(
+      "systemd-notify",
+      [`--pid=${process.pid}`, ...lines],
+      (err) => err && warnOnce(err, "systemd-notify"),
+    );
   };
 
   const watchdogUsec = Number(env.WATCHDOG_USEC);
   const watchdogPid = env.WATCHDOG_PID ? Number(env.WATCHDOG_PID) : process.pid;
   if (socketPath && watchdogUsec > 0 && watchdogPid === process.pid) {
     // Half the interval, as sd_watchdog_enabled(3) advises.
-    watchdog = setInterval(() => send({ WATCHDOG: 1 }), Math.max(1, Math.floor(watchdogUsec / 2000)));
+    watchdog = setInterval(
+      () => send({ WATCHDOG: 1 }),
+      Math.max(1, Math.floor(watchdogUsec / 2000)),
+    );
     watchdog.unref();
   }
 

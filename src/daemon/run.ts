@@ -52,7 +52,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   const shutdownController = new AbortController();
   // A subscriber that throws (a --module, typically) is logged, never fatal.
   rxjsConfig.onUnhandledError = (err) => logger.error({ err }, "a snapshot subscriber threw");
-  const onUncaught = (err: unknown) => logger.error({ err }, "uncaught error (in a module?); the daemon goes on");
+  const onUncaught = (err: unknown) =>
+    logger.error({ err }, "uncaught error (in a module?); the daemon goes on");
   process.on("uncaughtException", onUncaught);
   process.on("unhandledRejection", onUncaught);
 
@@ -64,7 +65,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   process.on("SIGHUP", onHup);
 
   const pool = new AgentPool({
-    onCloseError: (err, addr) => logger.warn({ err, addr }, "closing a retired agent's connections failed"),
+    onCloseError: (err, addr) =>
+      logger.warn({ err, addr }, "closing a retired agent's connections failed"),
   });
 
   let ready = false;
@@ -147,6 +149,12 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     };
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
-    options.onReady?.({ pool, watcher, statusAddress: status?.address, logger, stop: () => stop() });
+    options.onReady?.({
+      pool,
+      watcher,
+      statusAddress: status?.address,
+      logger,
+      stop: () => stop(),
+    });
   });
 }

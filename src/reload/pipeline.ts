@@ -130,7 +130,9 @@ export function prepareCandidate(
  * Drops candidates whose files hold the same bytes as the previous attempt's:
  * that is not a change. Forced and initial attempts always go through.
  */
-export function skipUnchanged(onSkip?: (candidate: Candidate) => void): MonoTypeOperatorFunction<Candidate> {
+export function skipUnchanged(
+  onSkip?: (candidate: Candidate) => void,
+): MonoTypeOperatorFunction<Candidate> {
   return (source) =>
     defer(() => {
       let previous: string | undefined;

@@ -4,8 +4,8 @@ import { writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createWorkspace, sleep, type Workspace, waitFor } from "../support/workspace.js";
 import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
+import { createWorkspace, sleep, type Workspace, waitFor } from "../support/workspace.js";
 
 const A = [{ addr: "10.0.0.1:8890", name: "alpha" }];
 const AB = [...A, { addr: "10.0.0.2:8890", name: "beta" }];
@@ -59,7 +59,9 @@ describe("agentpool run", () => {
     expect(typeof edit.durationMs).toBe("number");
 
     daemon.child.kill("SIGHUP");
-    await daemon.waitForLog((l) => loaded(l) && l.cause === "reload" && l.added === 0 && l.version === 3);
+    await daemon.waitForLog(
+      (l) => loaded(l) && l.cause === "reload" && l.added === 0 && l.version === 3,
+    );
 
     const started = Date.now();
     daemon.child.kill("SIGTERM");
@@ -94,20 +96,39 @@ describe("agentpool run", () => {
     const brokenPath = join(ws.dir, "broken.mjs");
     await writeFile(brokenPath, "export default 42;\n");
     await writeFile(ws.configPath, ws.yaml(A));
-    daemon = startDaemon(["run", "-c", ws.configPath, "--listen", "off", "--module", modulePath, "--module", brokenPath]);
+    daemon = startDaemon([
+      "run",
+      "-c",
+      ws.configPath,
+      "--listen",
+      "off",
+      "--module",
+      modulePath,
+      "--module",
+      brokenPath,
+    ]);
     await daemon.waitForLog((l) => l.msg === "ready");
     await daemon.waitForLog((l) => typeof l.msg === "string" && l.msg.includes("uncaught error"));
     await writeFile(ws.configPath, ws.yaml(AB));
     await daemon.waitForLog((l) => loaded(l) && l.agents === 2);
     expect(daemon.logs.some((l) => l.msg === "a snapshot subscriber threw")).toBe(true);
-    expect(daemon.logs.some((l) => typeof l.msg === "string" && l.msg.includes("no default export"))).toBe(true);
+    expect(
+      daemon.logs.some((l) => typeof l.msg === "string" && l.msg.includes("no default export")),
+    ).toBe(true);
     expect(daemon.child.exitCode).toBeNull();
   });
 });
 
 // The readiness protocol, received on a real AF_UNIX datagram socket.
 const require = createRequire(import.meta.url);
-let unixDgram: { createSocket(type: "unix_dgram", listener: (msg: Buffer) => void): { bind(path: string): void; close(): void } } | undefined;
+let unixDgram:
+  | {
+      createSocket(
+        type: "unix_dgram",
+        listener: (msg: Buffer) => void,
+      ): { bind(path: string): void; close(): void };
+    }
+  | undefined;
 try {
   unixDgram = require("unix-dgram");
 } catch {
@@ -118,7 +139,8 @@ describe.skipIf(!unixDgram)("systemd notifications", () => {
   it("sends READY=1, RELOADING=1 with MONOTONIC_USEC then READY=1, WATCHDOG=1 and STOPPING=1", async () => {
     const messages: string[] = [];
     const socketPath = join(ws.dir, "notify.sock");
-    const socket = unixDgram!.createSocket("unix_dgram", (msg) => messages.push(msg.toString()));
+    if (!unixDgram) throw new Error("unix-dgram is not installed");
+    const socket = unixDgram.createSocket("unix_dgram", (msg) => messages.push(msg.toString()));
     socket.bind(socketPath);
     try {
       await writeFile(ws.configPath, ws.yaml(A));
@@ -130,7 +152,11 @@ describe.skipIf(!unixDgram)("systemd notifications", () => {
       expect(messages.find((m) => m.includes("READY=1"))).toMatch(/STATUS=1 agent/);
 
       await writeFile(ws.configPath, ws.yaml(AB));
-      await waitFor(() => messages.filter((m) => m.includes("READY=1")).length >= 2, 10_000, "READY=1 after reload");
+      await waitFor(
+        () => messages.filter((m) => m.includes("READY=1")).length >= 2,
+        10_000,
+        "READY=1 after reload",
+      );
       const reloading = messages.findIndex((m) => m.includes("RELOADING=1"));
       expect(reloading).toBeGreaterThan(0);
       expect(messages[reloading]).toMatch(/MONOTONIC_USEC=\d+/);
@@ -157,7 +183,9 @@ describe("systemd unit", () => {
   });
 
   it.skipIf(!analyze)("is sandboxed: systemd-analyze security exposure at most 2.0", () => {
-    const out = execFileSync("systemd-analyze", ["security", "--offline=yes", unit], { encoding: "utf8" });
+    const out = execFileSync("systemd-analyze", ["security", "--offline=yes", unit], {
+      encoding: "utf8",
+    });
     const level = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(out)?.[1]);
     expect(level).toBeLessThanOrEqual(2);
   });

@@ -128,7 +128,7 @@ describe("AgentPool", () => {
     );
     expect(seen).toHaveLength(2);
     const last = seen[1] as PoolSnapshot;
-    expect(last.version).toBe(seen[0]!.version + 1);
+    expect(last.version).toBe((seen[0] as PoolSnapshot).version + 1);
     expect(last.cause).toBe("reload");
     expect(last.added).toEqual(["d:1"]);
     expect(last.removed).toEqual([]);
@@ -179,7 +179,9 @@ describe("AgentPool", () => {
 
   it("refuses a config with bad TLS without changing the pool", () => {
     const pool = newPool();
-    expect(() => pool.add({ addr: "a:1", tls: { ...pki.clientTls, key: "garbage" } })).toThrow(/a:1: tls\.key/);
+    expect(() => pool.add({ addr: "a:1", tls: { ...pki.clientTls, key: "garbage" } })).toThrow(
+      /a:1: tls\.key/,
+    );
     expect(pool.size).toBe(0);
     expect(pool.snapshot.version).toBe(0);
   });
@@ -219,10 +221,12 @@ describe("no partial view (property)", () => {
     fc.record({
       batch: fc.constant(true),
       reload: fc.constant(true),
-      ops: fc.uniqueArray(fc.constantFrom(...addrs), { maxLength: 5 }).map((list) => [
-        { kind: "removeAll" as const },
-        ...list.map((addr) => ({ kind: "add" as const, addr })),
-      ]),
+      ops: fc
+        .uniqueArray(fc.constantFrom(...addrs), { maxLength: 5 })
+        .map((list) => [
+          { kind: "removeAll" as const },
+          ...list.map((addr) => ({ kind: "add" as const, addr })),
+        ]),
     }),
   );
 
@@ -251,8 +255,10 @@ describe("no partial view (property)", () => {
           if (JSON.stringify(fromSnapshot) !== JSON.stringify(expected)) {
             violations.push(`snapshot ${fromSnapshot} expected ${expected}`);
           }
-          if (JSON.stringify(fromList) !== JSON.stringify(expected)) violations.push(`list ${fromList}`);
-          if (JSON.stringify(fromGet) !== JSON.stringify([...expected].sort())) violations.push(`get ${fromGet}`);
+          if (JSON.stringify(fromList) !== JSON.stringify(expected))
+            violations.push(`list ${fromList}`);
+          if (JSON.stringify(fromGet) !== JSON.stringify([...expected].sort()))
+            violations.push(`get ${fromGet}`);
         });
         const apply = (o: Op) => {
           if (o.kind === "add") pool.add(cfg(o.addr));

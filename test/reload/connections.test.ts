@@ -56,7 +56,10 @@ describe("connections across reloads", () => {
     const warm = server.handshakes;
     expect(warm).toBeGreaterThan(0);
 
-    await writeFile(ws.configPath, ws.yaml([{ addr: server.addr, name: "kept" }, { addr: "10.9.9.9:1" }], "grown"));
+    await writeFile(
+      ws.configPath,
+      ws.yaml([{ addr: server.addr, name: "kept" }, { addr: "10.9.9.9:1" }], "grown"),
+    );
     await waitFor(() => results.length === 1, 10_000, "the reload");
     expect(results[0]?.ok).toBe(true);
     await traffic();
@@ -79,7 +82,8 @@ describe("connections across reloads", () => {
     server = await startTestAgent({ pki: ws.pki, delayMs: 600 });
     await startOn([{ addr: server.addr, name: "leaving" }]);
     const agent = pool.get(server.addr);
-    const inFlight = request(`${DOCKER_HOST}/containers/json`, { dispatcher: agent?.httpClient() });
+    if (!agent) throw new Error("agent missing");
+    const inFlight = request(`${DOCKER_HOST}/containers/json`, { dispatcher: agent.httpClient() });
     await waitFor(() => server.requests === 1, 5_000, "the request to reach the server");
 
     await writeFile(ws.configPath, ws.yaml([], "empty"));
@@ -88,6 +92,10 @@ describe("connections across reloads", () => {
     expect(res.statusCode).toBe(200);
     expect(((await res.body.json()) as unknown[]).length).toBe(2);
     // Retired after the request finished: its dispatcher refuses new work.
-    await waitFor(() => (agent?.httpClient() as { closed?: boolean }).closed === true, 5_000, "the close");
+    await waitFor(
+      () => (agent.httpClient() as { closed?: boolean }).closed === true,
+      5_000,
+      "the close",
+    );
   });
 });

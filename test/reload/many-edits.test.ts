@@ -21,7 +21,10 @@ afterEach(async () => {
 function agentsFor(edit: number): Array<{ addr: string; name: string }> {
   // Each edit has its own set: 1 to 5 agents, names carrying the edit number.
   const count = (edit % 5) + 1;
-  return Array.from({ length: count }, (_, i) => ({ addr: `10.1.${i}.${(edit % 200) + 1}:${8000 + i}`, name: `e${edit}-a${i}` }));
+  return Array.from({ length: count }, (_, i) => ({
+    addr: `10.1.${i}.${(edit % 200) + 1}:${8000 + i}`,
+    name: `e${edit}-a${i}`,
+  }));
 }
 
 it("1,000 back-to-back edits: every snapshot is a file's state, the last one wins", async () => {
@@ -38,7 +41,8 @@ it("1,000 back-to-back edits: every snapshot is a file's state, the last one win
     if (!written.has(state)) problems.push(`snapshot ${snapshot.version}: ${state}`);
     // Lookups made from a subscriber see the same state.
     for (const agent of snapshot.agents) {
-      if (pool.get(agent.addr) !== agent || pool.getAgent(agent.name) !== agent) problems.push(`get ${agent.addr}`);
+      if (pool.get(agent.addr) !== agent || pool.getAgent(agent.name) !== agent)
+        problems.push(`get ${agent.addr}`);
     }
     if (pool.size !== snapshot.agents.length) problems.push(`size ${pool.size}`);
   });
@@ -48,7 +52,11 @@ it("1,000 back-to-back edits: every snapshot is a file's state, the last one win
     await writeFile(ws.configPath, ws.yaml(agentsFor(edit), `edit ${edit}`));
   }
   const last = agentsFor(1000).map((a) => a.name);
-  await waitFor(() => JSON.stringify(pool.list().map((a) => a.name)) === JSON.stringify(last), 15_000, "the last edit");
+  await waitFor(
+    () => JSON.stringify(pool.list().map((a) => a.name)) === JSON.stringify(last),
+    15_000,
+    "the last edit",
+  );
   expect(problems).toEqual([]);
   expect(seen).toBeGreaterThan(1);
   await Promise.all(pool.list().map((a) => a.close()));

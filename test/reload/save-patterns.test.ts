@@ -1,5 +1,15 @@
 import { execFileSync } from "node:child_process";
-import { chmod, mkdir, open, rename, rm, symlink, truncate, unlink, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  mkdir,
+  open,
+  rename,
+  rm,
+  symlink,
+  truncate,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AgentPool, type PoolSnapshot } from "../../src/index.js";
@@ -33,7 +43,10 @@ afterEach(async () => {
 
 async function start(initial = A, debounceMs?: number): Promise<void> {
   await writeFile(ws.configPath, ws.yaml(initial, "initial"));
-  watcher = watchConfig(pool, { configPath: ws.configPath, ...(debounceMs !== undefined ? { debounceMs } : {}) });
+  watcher = watchConfig(pool, {
+    configPath: ws.configPath,
+    ...(debounceMs !== undefined ? { debounceMs } : {}),
+  });
   await watcher.ready;
   pool.snapshots$.subscribe((s) => snapshots.push(s));
   watcher.results$.subscribe((r) => results.push(r));
@@ -47,7 +60,11 @@ async function start(initial = A, debounceMs?: number): Promise<void> {
 const names = () => pool.list().map((a) => a.name);
 
 async function expectOneSnapshotWith(expected: string[]): Promise<void> {
-  await waitFor(() => JSON.stringify(names()) === JSON.stringify(expected), 10_000, `agents ${expected}`);
+  await waitFor(
+    () => JSON.stringify(names()) === JSON.stringify(expected),
+    10_000,
+    `agents ${expected}`,
+  );
   // Give stray events a moment to show up as extra snapshots.
   await sleep(150);
   expect(snapshots).toHaveLength(1);
@@ -125,7 +142,11 @@ describe("reload on every way of saving config.yml", () => {
   it("delete, then recreate: the agents survive the gap", async () => {
     await start();
     await unlink(ws.configPath);
-    await waitFor(() => results.some((r) => !r.ok), 10_000, "a rejected attempt for the missing file");
+    await waitFor(
+      () => results.some((r) => !r.ok),
+      10_000,
+      "a rejected attempt for the missing file",
+    );
     expect(names()).toEqual(["alpha"]);
     expect(snapshots).toHaveLength(0);
     await writeFile(ws.configPath, ws.yaml(AB, "recreated"));
@@ -136,7 +157,10 @@ describe("reload on every way of saving config.yml", () => {
     // Lay out the volume as the kubelet does, and point the watcher at it.
     const volume = join(ws.dir, "volume");
     await mkdir(join(volume, "..v1"), { recursive: true });
-    await writeFile(join(volume, "..v1", "config.yml"), ws.yaml(A, "v1").replaceAll("tls/", `${ws.dir}/tls/`));
+    await writeFile(
+      join(volume, "..v1", "config.yml"),
+      ws.yaml(A, "v1").replaceAll("tls/", `${ws.dir}/tls/`),
+    );
     await symlink("..v1", join(volume, "..data"));
     await symlink("..data/config.yml", join(volume, "config.yml"));
     watcher = watchConfig(pool, { configPath: join(volume, "config.yml") });
@@ -146,7 +170,10 @@ describe("reload on every way of saving config.yml", () => {
     await sleep(150);
 
     await mkdir(join(volume, "..v2"));
-    await writeFile(join(volume, "..v2", "config.yml"), ws.yaml(AB, "v2").replaceAll("tls/", `${ws.dir}/tls/`));
+    await writeFile(
+      join(volume, "..v2", "config.yml"),
+      ws.yaml(AB, "v2").replaceAll("tls/", `${ws.dir}/tls/`),
+    );
     await symlink("..v2", join(volume, "..data_tmp"));
     await rename(join(volume, "..data_tmp"), join(volume, "..data"));
     await rm(join(volume, "..v1"), { recursive: true });
@@ -155,7 +182,10 @@ describe("reload on every way of saving config.yml", () => {
 
   it("git checkout of another version", async () => {
     const git = (...args: string[]) =>
-      execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: ws.dir, stdio: "pipe" });
+      execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], {
+        cwd: ws.dir,
+        stdio: "pipe",
+      });
     await writeFile(ws.configPath, ws.yaml(AB, "v2"));
     git("init", "-q");
     git("add", "config.yml");
@@ -213,7 +243,9 @@ describe("rejected edits", () => {
     await waitFor(() => results.length === 1, 10_000, "the rejected attempt");
     const failure = results[0];
     expect(failure?.ok).toBe(false);
-    expect(failure && !failure.ok && failure.error.message).toMatch(/config\.yml:3:\d+: .*host:port/);
+    expect(failure && !failure.ok && failure.error.message).toMatch(
+      /config\.yml:3:\d+: .*host:port/,
+    );
     expect(pool.list()).toEqual(before);
     expect(snapshots).toHaveLength(0);
     await writeFile(ws.configPath, ws.yaml(A, "fixed"));
@@ -222,7 +254,10 @@ describe("rejected edits", () => {
 
   it("a TLS file that is missing is picked up when it appears", async () => {
     await start();
-    await writeFile(ws.configPath, ws.yaml([...A, { addr: "10.0.0.3:1", name: "late", tls: "late" }]));
+    await writeFile(
+      ws.configPath,
+      ws.yaml([...A, { addr: "10.0.0.3:1", name: "late", tls: "late" }]),
+    );
     await waitFor(() => results.some((r) => !r.ok), 10_000, "the rejected attempt");
     expect(names()).toEqual(["alpha"]);
     await ws.writeTls("late", await createTestPki());

@@ -11,7 +11,10 @@ export interface DaemonProcess {
   stderr(): string;
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>;
-  waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   stop(): Promise<number | string>;
 }
 
@@ -45,13 +48,22 @@ export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Daemon
     child.on("exit", (code, signal) => resolve(code ?? signal ?? -1));
   });
 
-  const waitForLog = async (match: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000) => {
+  const waitForLog = async (
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs = 10_000,
+  ) => {
     const deadline = Date.now() + timeoutMs;
     let seen = 0;
     for (;;) {
-      for (; seen < logs.length; seen++) if (match(logs[seen] as Record<string, unknown>)) return logs[seen] as Record<string, unknown>;
-      if (child.exitCode !== null) throw new Error(`daemon exited (${child.exitCode}) before the expected log line; stderr: ${stderr}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for a log line; got ${JSON.stringify(logs.slice(-5))}`);
+      for (; seen < logs.length; seen++)
+        if (match(logs[seen] as Record<string, unknown>))
+          return logs[seen] as Record<string, unknown>;
+      if (child.exitCode !== null)
+        throw new Error(
+          `daemon exited (${child.exitCode}) before the expected log line; stderr: ${stderr}`,
+        );
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for a log line; got ${JSON.stringify(logs.slice(-5))}`);
       await new Promise<void>((resolve) => {
         waiters.push(resolve);
         setTimeout(resolve, 50);

@@ -39,7 +39,11 @@ export async function createWorkspace(prefix = "agentpool-test-"): Promise<Works
     pki,
     writeTls,
     yaml(agents, comment = "") {
-      const lines = [`# ${comment}`, "providers:", agents.length === 0 ? "  agents: []" : "  agents:"];
+      const lines = [
+        `# ${comment}`,
+        "providers:",
+        agents.length === 0 ? "  agents: []" : "  agents:",
+      ];
       for (const agent of agents) {
         const set = agent.tls ?? "main";
         lines.push(`    - addr: "${agent.addr}"`);
@@ -58,7 +62,11 @@ export async function createWorkspace(prefix = "agentpool-test-"): Promise<Works
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes. A correctness guard, not a timing goal. */
-export async function waitFor(check: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+export async function waitFor(
+  check: () => boolean,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -1,0 +1,31 @@
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { afterEach, expect, it } from "vitest";
+import { type DaemonProcess, startDaemon } from "../support/daemon.js";
+import { waitFor } from "../support/workspace.js";
+
+let demo: DaemonProcess | undefined;
+
+afterEach(async () => {
+  if (demo && demo.child.exitCode === null) demo.child.kill("SIGINT");
+  await demo?.exited;
+});
+
+it("agentpool demo: two agents answer, an edit reloads, Ctrl-C cleans up", async () => {
+  demo = startDaemon(["demo"]);
+  await demo.waitForLog((l) => l.msg === "ready");
+  await demo.waitForLog((l) => l.msg === "containers on agent" && l.agent === "demo-web");
+  const configPath = /config:\s+(\S+)/.exec(demo.stderr())?.[1];
+  expect(configPath).toBeDefined();
+  const root = configPath?.replace(/\/config\/config\.yml$/, "") as string;
+
+  // The edit a user would try first: rename an agent.
+  const text = await readFile(configPath as string, "utf8");
+  await writeFile(configPath as string, text.replace("name: demo-web", "name: renamed-web"));
+  await demo.waitForLog((l) => l.result === "success" && l.cause === "reload" && l.changed === 1);
+  await demo.waitForLog((l) => l.msg === "containers on agent" && l.agent === "renamed-web");
+
+  demo.child.kill("SIGINT");
+  expect(await demo.exited).toBe(0);
+  await waitFor(() => !existsSync(root), 5_000, "the demo folder to be removed");
+});
