@@ -4,7 +4,7 @@ import type { AgentConfig } from "../agent/agent.js";
 import { ConfigError, type ConfigErrorCode, type ConfigIssue, formatIssue } from "./errors.js";
 import { formatPath, type PathSegment, quote, valueAt } from "./path.js";
 import { FileReadError, readFileBounded } from "./read-file.js";
-import { AgentEntrySchema, ConfigSchema } from "./schema.js";
+import { AddrSchema, AgentEntrySchema, ConfigSchema } from "./schema.js";
 import { explainSchemaIssues } from "./schema-issues.js";
 import { TlsMaterialCache, type TlsOutcome, type TlsSource } from "./tls-files.js";
 import { expiryWarning, keyModeWarning } from "./warnings.js";
@@ -135,12 +135,23 @@ interface Attempt {
 
 /** One agent entry that passed the schema, with where its parts are written. */
 interface AgentSpec {
-  index: number;
   addr: string;
   name: string | undefined;
   source: TlsSource;
   /** Path of the entry, `providers.agents[i]`. */
   path: PathSegment[];
+}
+
+/**
+ * What the duplicate check needs of an entry. Also taken from entries whose
+ * TLS block is broken, as long as their addr (and name) are valid, so a
+ * duplicate is reported in the same pass as the typo next to it.
+ */
+interface AgentIdentity {
+  addr: string;
+  name: string | undefined;
+  addrPath: PathSegment[];
+  namePath: PathSegment[];
 }
 
 const AGENTS_PATH: readonly PathSegment[] = Object.freeze(["providers", "agents"]);
@@ -179,8 +190,8 @@ async function prepare(attempt: Attempt): Promise<PreparedConfig> {
     return { file, ...at, ...(formatted ? { path: formatted } : {}), message };
   };
 
-  const specs = validate(attempt, source, issues, warnings, located);
-  checkDuplicates(source, specs, issues, located);
+  const { specs, identities } = validate(attempt, source, issues, warnings, located);
+  checkDuplicates(source, identities, issues, located);
 
   // Only a resolution that saw the whole agent list may evict cached
   // material; a typo elsewhere must not cost a re-verification of everything.
@@ -298,7 +309,7 @@ function validate(
   issues: ConfigIssue[],
   warnings: ConfigIssue[],
   located: Locator,
-): AgentSpec[] {
+): { specs: AgentSpec[]; identities: AgentIdentity[] } {
   const data = source.data;
   const result = ConfigSchema.safeParse(data);
   const broken = new Set<number>();
@@ -328,17 +339,22 @@ function validate(
       ),
     );
   }
-  if (!Array.isArray(list)) return [];
+  if (!Array.isArray(list)) return { specs: [], identities: [] };
 
   const specs: AgentSpec[] = [];
+  const identities: AgentIdentity[] = [];
   for (const [index, raw] of list.entries()) {
-    if (broken.has(index)) continue;
-    const entry = AgentEntrySchema.safeParse(raw);
-    if (!entry.success) continue; // already reported through the whole-file parse
     const path = [...AGENTS_PATH, index];
+    const entry = broken.has(index) ? undefined : AgentEntrySchema.safeParse(raw);
+    if (!entry?.success) {
+      // Reported already; its addr and name still count for duplicates.
+      const identity = identityOfBroken(raw, path);
+      if (identity) identities.push(identity);
+      continue;
+    }
     if (typeof entry.data === "string") {
+      identities.push({ addr: entry.data, name: undefined, addrPath: path, namePath: path });
       specs.push({
-        index,
         addr: entry.data,
         name: undefined,
         source: { kind: "bundle", zip: join(attempt.certsDir, `${entry.data}.zip`) },
@@ -347,8 +363,14 @@ function validate(
     } else {
       const dir = dirname(attempt.configPath);
       const { tls } = entry.data;
+      const addrPath = [...path, "addr"];
+      identities.push({
+        addr: entry.data.addr,
+        name: entry.data.name,
+        addrPath,
+        namePath: entry.data.name === undefined ? addrPath : [...path, "name"],
+      });
       specs.push({
-        index,
         addr: entry.data.addr,
         name: entry.data.name,
         source: {
@@ -361,7 +383,16 @@ function validate(
       });
     }
   }
-  return specs;
+  return { specs, identities };
+}
+
+function identityOfBroken(raw: unknown, path: PathSegment[]): AgentIdentity | undefined {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined;
+  const { addr, name } = raw as { addr?: unknown; name?: unknown };
+  if (!AddrSchema.safeParse(addr).success || typeof addr !== "string") return undefined;
+  if (name !== undefined && (typeof name !== "string" || name === "")) return undefined;
+  const addrPath = [...path, "addr"];
+  return { addr, name, addrPath, namePath: name === undefined ? addrPath : [...path, "name"] };
 }
 
 /**
@@ -370,44 +401,40 @@ function validate(
  */
 function checkDuplicates(
   source: YamlSource,
-  specs: readonly AgentSpec[],
+  identities: readonly AgentIdentity[],
   issues: ConfigIssue[],
   located: Locator,
 ): void {
   const addrs = new Map<string, SourcePosition>();
   const names = new Map<string, SourcePosition>();
-  for (const spec of specs) {
-    const addrPath = spec.source.kind === "bundle" ? spec.path : [...spec.path, "addr"];
-    const addrAt = source.locate(addrPath);
-    const firstAddr = addrs.get(spec.addr);
+  for (const { addr, name, addrPath, namePath } of identities) {
+    const firstAddr = addrs.get(addr);
     if (firstAddr) {
       issues.push(
         located(
           addrPath,
           "value",
-          `duplicate addr ${quote(spec.addr)} (first at line ${firstAddr.line})`,
+          `duplicate addr ${quote(addr)} (first at line ${firstAddr.line})`,
         ),
       );
       continue;
     }
-    addrs.set(spec.addr, addrAt);
+    addrs.set(addr, source.locate(addrPath));
 
-    const name = spec.name ?? spec.addr;
-    const namePath = spec.name !== undefined ? [...spec.path, "name"] : addrPath;
-    const nameAt = source.locate(namePath);
-    const firstName = names.get(name);
+    const effective = name ?? addr;
+    const firstName = names.get(effective);
     if (firstName) {
-      const defaulted = spec.name === undefined ? " (the name defaults to the addr)" : "";
+      const defaulted = name === undefined ? " (the name defaults to the addr)" : "";
       issues.push(
         located(
           namePath,
           "value",
-          `duplicate name ${quote(name)}${defaulted} (first at line ${firstName.line})`,
+          `duplicate name ${quote(effective)}${defaulted} (first at line ${firstName.line})`,
         ),
       );
       continue;
     }
-    names.set(name, nameAt);
+    names.set(effective, source.locate(namePath));
   }
 }
 

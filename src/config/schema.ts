@@ -45,6 +45,9 @@ const filePath = (what: string) =>
     .refine((path) => !path.includes("-----BEGIN") && !path.includes("\n"), {
       message: "expected a file path, got PEM text; put it in a file and give that file's path",
     })
+    .refine((path) => !path.includes("\0"), {
+      message: "a file path cannot contain a NUL character",
+    })
     .meta({
       description: `Path of the ${what} (PEM). A relative path is resolved against the directory of config.yml.`,
     });

@@ -118,21 +118,28 @@ export class TlsMaterialCache {
     const { signal, prune = true } = options;
     const generation = ++this.#generation;
 
-    const paths = new Map<string, FileContent["kind"]>();
+    // Keyed by how the file is read too: the same path named as a PEM file by
+    // one agent and as a zip by another gets a (failing) read of each kind.
+    const wanted = new Map<string, { path: string; kind: FileContent["kind"] }>();
     for (const { source } of requests) {
-      if (source.kind === "bundle") paths.set(source.zip, "bundle");
-      else for (const path of [source.ca, source.cert, source.key]) paths.set(path, "pem");
+      if (source.kind === "bundle") {
+        wanted.set(fileKey("bundle", source.zip), { path: source.zip, kind: "bundle" });
+        continue;
+      }
+      for (const path of [source.ca, source.cert, source.key]) {
+        wanted.set(fileKey("pem", path), { path, kind: "pem" });
+      }
     }
-    const attempted = [...paths.keys()];
     const reads = new Map<string, ReadResult>();
-    await forEachLimited(attempted, READ_CONCURRENCY, signal, async (path) => {
-      reads.set(path, await this.#read(path, paths.get(path) ?? "pem", generation));
+    await forEachLimited([...wanted], READ_CONCURRENCY, signal, async ([key, { path, kind }]) => {
+      reads.set(key, await this.#read(path, kind, generation));
     });
 
+    const attempted = [...new Set([...wanted.values()].map((w) => w.path))];
     const inputs = new Map<string, string>();
-    for (const path of attempted) {
-      const read = reads.get(path);
-      if (read?.ok) inputs.set(path, read.entry.sha256);
+    for (const [key, { path }] of wanted) {
+      const read = reads.get(key);
+      if (read?.ok && !inputs.has(path)) inputs.set(path, read.entry.sha256);
     }
 
     const outcomes: TlsOutcome[] = [];
@@ -166,8 +173,9 @@ export class TlsMaterialCache {
       mtimeMs: stats.mtimeMs,
       sha256,
     };
-    const cached = this.#files.get(path);
-    if (cached && sameIdentity(cached, identity) && cached.content.kind === kind) {
+    const key = fileKey(kind, path);
+    const cached = this.#files.get(key);
+    if (cached && sameIdentity(cached, identity)) {
       cached.used = generation;
       cached.mode = stats.mode;
       return { ok: true, entry: cached };
@@ -177,7 +185,7 @@ export class TlsMaterialCache {
         ? { kind, pem: { text: decoder.decode(file.bytes), hash: sha256 } }
         : bundleContent(file.bytes);
     const entry: FileEntry = { ...identity, mode: stats.mode, content, used: generation };
-    this.#files.set(path, entry);
+    this.#files.set(key, entry);
     return { ok: true, entry };
   }
 
@@ -192,7 +200,7 @@ export class TlsMaterialCache {
     let keyMode = 0;
     for (const part of ["ca", "cert", "key"] as const) {
       const path = source[part];
-      const read = reads.get(path);
+      const read = reads.get(fileKey("pem", path));
       if (!read?.ok) {
         problems.push({ part, message: `cannot read ${path}: ${read?.reason ?? "not read"}` });
         continue;
@@ -219,7 +227,7 @@ export class TlsMaterialCache {
     reads: ReadonlyMap<string, ReadResult>,
     generation: number,
   ): TlsOutcome {
-    const read = reads.get(zip);
+    const read = reads.get(fileKey("bundle", zip));
     if (!read?.ok) {
       return {
         ok: false,
@@ -285,10 +293,14 @@ export class TlsMaterialCache {
   }
 
   #prune(generation: number): void {
-    for (const [path, entry] of this.#files) if (entry.used < generation) this.#files.delete(path);
+    for (const [key, entry] of this.#files) if (entry.used < generation) this.#files.delete(key);
     for (const [id, entry] of this.#materials)
       if (entry.used < generation) this.#materials.delete(id);
   }
+}
+
+function fileKey(kind: FileContent["kind"], path: string): string {
+  return `${kind}:${path}`;
 }
 
 function sameIdentity(a: Identity, b: Identity): boolean {

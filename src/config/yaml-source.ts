@@ -199,7 +199,9 @@ function lowerFirst(text: string): string {
 }
 
 function yamlMessage(error: YAMLError): string {
-  return lowerFirst(firstLine(error.message).replace(/\.$/, ""));
+  // "Not a YAML token: <source>" would quote the file, which may hold a key.
+  const message = firstLine(error.message).replace(/^(Not a YAML token):.*$/, "$1");
+  return lowerFirst(message.replace(/\.$/, ""));
 }
 
 /**

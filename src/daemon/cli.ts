@@ -2,7 +2,6 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../log.js";
-import { runDaemon } from "./run.js";
 
 const USAGE = `Usage: agentpool <command> [options]
 
@@ -60,6 +59,7 @@ async function run(argv: string[]): Promise<number> {
   const logLevel = values["log-level"] ?? process.env.AGENTPOOL_LOG_LEVEL ?? "info";
   if (!LOG_LEVELS.has(logLevel))
     throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}`);
+  const { runDaemon } = await import("./run.js");
   return runDaemon({
     configPath: values.config ?? process.env.AGENTPOOL_CONFIG ?? DEFAULT_CONFIG,
     listen: values.listen ?? process.env.AGENTPOOL_LISTEN ?? DEFAULT_LISTEN,

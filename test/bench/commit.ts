@@ -41,7 +41,10 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
       label: "every agent renamed",
       // Alternating between two name sets: every swap renames all agents
       // (new Agent objects, connections carried over).
-      sets: [agentConfigs(size, pki.clientTls, "blue-"), agentConfigs(size, pki.clientTls, "green-")],
+      sets: [
+        agentConfigs(size, pki.clientTls, "blue-"),
+        agentConfigs(size, pki.clientTls, "green-"),
+      ],
     },
   ];
 

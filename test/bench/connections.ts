@@ -30,7 +30,8 @@ async function touchAll(agents: readonly Agent[]): Promise<void> {
     agents.map(async (agent) => {
       const res = await agent.httpClient().request({ path: "/_ping", method: "GET" });
       const body = await res.body.text();
-      if (res.statusCode !== 200 || body !== "OK") throw new Error(`${agent.addr}: HTTP ${res.statusCode}`);
+      if (res.statusCode !== 200 || body !== "OK")
+        throw new Error(`${agent.addr}: HTTP ${res.statusCode}`);
     }),
   );
   await sleep(SETTLE_MS);
@@ -59,7 +60,9 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
   const agentCount = options.quick ? 5 : 20;
   const reloads = options.quick ? 3 : 10;
   const pki = await createTestPki();
-  const servers = await Promise.all(Array.from({ length: agentCount }, () => startTestAgent({ pki })));
+  const servers = await Promise.all(
+    Array.from({ length: agentCount }, () => startTestAgent({ pki })),
+  );
   const dir = await createConfigDir(pki);
   const outcomes = new Map<string, Outcome>();
 
@@ -197,7 +200,12 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
       "pool loads the same file with loadConfig() and builds a new Agent — hence a new undici " +
       "Pool — for every entry on every reload, as GoDoxy's agent pool does, closing the old ones.",
     figures: [
-      row("watcher", "agentpool, no-op reload via watcher.reload()", "0", (o) => o.handshakes === 0),
+      row(
+        "watcher",
+        "agentpool, no-op reload via watcher.reload()",
+        "0",
+        (o) => o.handshakes === 0,
+      ),
       row("batch", "agentpool, no-op swap via pool.batch()", "0", (o) => o.handshakes === 0),
       row("naive", "naive pool (new clients per reload, GoDoxy's behaviour)", null, () => null),
     ],

@@ -47,15 +47,21 @@ async function usage(pid: number, ticksPerSecond: number): Promise<Usage> {
     const schedstat = await readFile(`/proc/${pid}/task/${tid}/schedstat`, "utf8").catch(() => "0");
     runNs += Number(schedstat.split(" ")[0]);
     const status = await readFile(`/proc/${pid}/task/${tid}/status`, "utf8").catch(() => "");
-    for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) switches += Number(m[1]);
+    for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm))
+      switches += Number(m[1]);
   }
-  return { ticksSeconds: ticks / ticksPerSecond, runSeconds: runNs / 1e9, switches, threads: tids.length };
+  return {
+    ticksSeconds: ticks / ticksPerSecond,
+    runSeconds: runNs / 1e9,
+    switches,
+    threads: tids.length,
+  };
 }
 
 export async function run(options: BenchOptions): Promise<MeasureResult> {
   assertBuilt();
-  const windowS = options.quick ? 3 : 30;
-  const settleMs = options.quick ? 500 : 2_000;
+  const windowS = options.quick ? 2 : 30;
+  const settleMs = options.quick ? 500 : 5_000;
   const ticksPerSecond = clockTicks();
   const pki = await createTestPki();
   const dir = await createConfigDir(pki);

@@ -78,7 +78,11 @@ function runMeasure(name: string, quick: boolean): Promise<MeasureResult> {
         process.stderr.write(`bench: ${name} done in ${seconds} s\n`);
         resolve(result);
       } else {
-        reject(new Error(`measure "${name}" ended with ${signal ?? `exit code ${code}`} after ${seconds} s`));
+        reject(
+          new Error(
+            `measure "${name}" ended with ${signal ?? `exit code ${code}`} after ${seconds} s`,
+          ),
+        );
       }
     });
   });
@@ -146,7 +150,11 @@ async function main(argv: string[]): Promise<number> {
     const settled = await Promise.allSettled(names.map((name) => runMeasure(name, quick)));
     settled.forEach((outcome, i) => {
       if (outcome.status === "fulfilled") results.push(outcome.value);
-      else failures.push({ measure: names[i] as string, error: String(outcome.reason?.message ?? outcome.reason) });
+      else
+        failures.push({
+          measure: names[i] as string,
+          error: String(outcome.reason?.message ?? outcome.reason),
+        });
     });
   }
   // Report in the issue's order (1 … 7), whatever order the plan ran them in.
@@ -170,7 +178,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exitCode = 1;
   },
 );

@@ -7,7 +7,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestPki } from "../../src/testing/index.js";
-import { assertBuilt, bindNotifySocket, orExit, REPO, spawnDaemon, stopProcess } from "./lib/daemon.js";
+import {
+  assertBuilt,
+  bindNotifySocket,
+  orExit,
+  REPO,
+  spawnDaemon,
+  stopProcess,
+} from "./lib/daemon.js";
 import type { BenchOptions, Figure, MeasureResult } from "./lib/figure.js";
 import { configAgents, configYaml, createConfigDir } from "./lib/fixture.js";
 import { formatMs, summarize } from "./lib/stats.js";
@@ -21,7 +28,7 @@ s.send(m, 0, m.length, process.env.NOTIFY_SOCKET, () => s.close());
 
 export async function run(options: BenchOptions): Promise<MeasureResult> {
   assertBuilt();
-  const starts = options.quick ? 2 : 7;
+  const starts = options.quick ? 1 : 7;
   const agentCount = 3;
   const pki = await createTestPki();
   const dir = await createConfigDir(pki);

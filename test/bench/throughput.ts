@@ -5,6 +5,7 @@
 import { type Dispatcher, Pool } from "undici";
 import { Agent } from "../../src/agent/agent.js";
 import { AGENT_HOST } from "../../src/agent/protocol.js";
+import type { TlsMaterial } from "../../src/agent/tls.js";
 import { type BenchOptions, type Figure, fmtInt, type MeasureResult } from "./lib/figure.js";
 import { startRemoteTestAgent } from "./lib/server.js";
 import { formatRate, median } from "./lib/stats.js";
@@ -12,8 +13,22 @@ import { formatRate, median } from "./lib/stats.js";
 const TARGET_RATIO = 0.95;
 const PATH = "/_ping";
 
-/** `count` GET requests, `inFlight` at a time; bodies read to the end. Returns req/s. */
-async function drive(dispatcher: Dispatcher, count: number, inFlight: number): Promise<number> {
+/** Orders of the three clients, one per round in turn, so each goes first, second and last alike. */
+const ORDERS = [
+  [0, 1, 2],
+  [1, 2, 0],
+  [2, 0, 1],
+  [2, 1, 0],
+  [1, 0, 2],
+  [0, 2, 1],
+] as const;
+
+/** `count` GET requests, `inFlight` at a time; bodies read to the end. */
+async function drive(
+  dispatcher: Dispatcher,
+  count: number,
+  inFlight: number,
+): Promise<{ rate: number; cpuUsPerRequest: number }> {
   let issued = 0;
   let failures = 0;
   const worker = async () => {
@@ -24,60 +39,66 @@ async function drive(dispatcher: Dispatcher, count: number, inFlight: number): P
       if (res.statusCode !== 200 || body !== "OK") failures++;
     }
   };
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(Array.from({ length: inFlight }, worker));
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   if (failures > 0) throw new Error(`${failures} of ${count} requests failed`);
-  return count / seconds;
+  return { rate: count / seconds, cpuUsPerRequest: (used.user + used.system) / count };
 }
 
-export async function run(options: BenchOptions): Promise<MeasureResult> {
-  const rounds = options.quick ? 2 : 7;
-  const modes = [
-    { id: "sequential", label: "sequential", inFlight: 1, count: options.quick ? 300 : 3_000 },
-    { id: "inflight32", label: "32 in flight", inFlight: 32, count: options.quick ? 1_000 : 10_000 },
-  ];
-  const server = await startRemoteTestAgent();
-  const agent = new Agent({ addr: server.addr, tls: server.tls });
-  // The same TLS options the agent uses, written out by hand: a plain undici
-  // Pool dialing 127.0.0.1 with SNI godoxy.agent.
-  const bare = new Pool(`https://127.0.0.1:${server.port}`, {
+/** The agent's TLS options written out by hand: a plain undici Pool dialing 127.0.0.1 with SNI godoxy.agent. */
+function barePool(port: number, tls: TlsMaterial): Pool {
+  return new Pool(`https://127.0.0.1:${port}`, {
     connections: 100,
     connect: {
-      ca: server.tls.ca,
-      cert: server.tls.cert,
-      key: server.tls.key,
+      ca: tls.ca,
+      cert: tls.cert,
+      key: tls.key,
       servername: AGENT_HOST,
       minVersion: "TLSv1.2",
       rejectUnauthorized: true,
     },
   });
+}
+
+export async function run(options: BenchOptions): Promise<MeasureResult> {
+  const rounds = options.quick ? 3 : 18;
+  const modes = [
+    { id: "sequential", label: "sequential", inFlight: 1, count: options.quick ? 200 : 800 },
+    { id: "inflight32", label: "32 in flight", inFlight: 32, count: options.quick ? 500 : 2_000 },
+  ];
+  const server = await startRemoteTestAgent();
+  const agent = new Agent({ addr: server.addr, tls: server.tls });
+  const bare = barePool(server.port, server.tls);
+  const control = barePool(server.port, server.tls);
   const figures: Figure[] = [];
   try {
-    const clients = { agent: agent.httpClient(), bare };
+    const clients: Dispatcher[] = [agent.httpClient(), bare, control];
     for (const mode of modes) {
       // Warm-up opens the connections (the handshakes are not part of the figure).
-      await drive(clients.agent, Math.min(mode.count, 500), mode.inFlight);
-      await drive(clients.bare, Math.min(mode.count, 500), mode.inFlight);
-      const agentRates: number[] = [];
-      const bareRates: number[] = [];
+      for (const client of clients) await drive(client, Math.min(mode.count, 300), mode.inFlight);
+      const rates: number[][] = [[], [], []];
+      const cpu: number[][] = [[], [], []];
       const ratios: number[] = [];
+      const controlRatios: number[] = [];
       for (let r = 0; r < rounds; r++) {
-        // ABBA order, so drift over the run weighs on both sides alike.
-        let a: number;
-        let b: number;
-        if (r % 2 === 0) {
-          a = await drive(clients.agent, mode.count, mode.inFlight);
-          b = await drive(clients.bare, mode.count, mode.inFlight);
-        } else {
-          b = await drive(clients.bare, mode.count, mode.inFlight);
-          a = await drive(clients.agent, mode.count, mode.inFlight);
+        const got: number[] = [0, 0, 0];
+        for (const c of ORDERS[r % ORDERS.length] as readonly number[]) {
+          const outcome = await drive(clients[c] as Dispatcher, mode.count, mode.inFlight);
+          got[c] = outcome.rate;
+          rates[c]?.push(outcome.rate);
+          cpu[c]?.push(outcome.cpuUsPerRequest);
         }
-        agentRates.push(a);
-        bareRates.push(b);
-        ratios.push(a / b);
+        ratios.push((got[0] as number) / (got[1] as number));
+        controlRatios.push((got[2] as number) / (got[1] as number));
       }
+      const [agentRates, bareRates] = rates as [number[], number[], number[]];
+      const [agentCpu, bareCpu] = cpu as [number[], number[], number[]];
       const ratio = median(ratios);
+      const controlRatio = median(controlRatios);
+      const range = (xs: number[]) => `${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}`;
       figures.push(
         {
           id: `throughput.${mode.id}.agent`,
@@ -85,10 +106,10 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
           value: median(agentRates),
           unit: "req/s",
           display: `${formatRate(median(agentRates))} req/s`,
-          detail: `median of ${rounds} rounds × ${fmtInt(mode.count)} requests`,
+          detail: `median of ${rounds} rounds × ${fmtInt(mode.count)} requests; client CPU ${median(agentCpu).toFixed(0)} µs per request`,
           target: null,
           pass: null,
-          data: { rounds: agentRates },
+          data: { rounds: agentRates, cpuUsPerRequest: agentCpu },
         },
         {
           id: `throughput.${mode.id}.bare`,
@@ -96,10 +117,10 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
           value: median(bareRates),
           unit: "req/s",
           display: `${formatRate(median(bareRates))} req/s`,
-          detail: `median of ${rounds} rounds × ${fmtInt(mode.count)} requests`,
+          detail: `median of ${rounds} rounds × ${fmtInt(mode.count)} requests; client CPU ${median(bareCpu).toFixed(0)} µs per request`,
           target: null,
           pass: null,
-          data: { rounds: bareRates },
+          data: { rounds: bareRates, cpuUsPerRequest: bareCpu },
         },
         {
           id: `throughput.${mode.id}.ratio`,
@@ -107,16 +128,17 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
           value: ratio,
           unit: "ratio",
           display: ratio.toFixed(3),
-          detail: `median of per-round ratios; range ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}`,
+          detail: `median of per-round ratios, range ${range(ratios)}; A/A control (a second bare Pool ÷ bare): ${controlRatio.toFixed(3)}, range ${range(controlRatios)}`,
           target: `≥ ${TARGET_RATIO}`,
           pass: ratio >= TARGET_RATIO,
-          data: { rounds: ratios },
+          data: { rounds: ratios, control: controlRatios },
         },
       );
     }
   } finally {
     await agent.close();
     await bare.close();
+    await control.close();
     await server.close();
   }
 
@@ -126,12 +148,16 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
     how:
       "One real mTLS test agent (startTestAgent, a Node HTTPS server requiring a client " +
       "certificate) runs in a child process on 127.0.0.1, so the server does not share the " +
-      "client's event loop. Client A is an Agent's dispatcher (agent.httpClient()); client B a bare " +
+      "clients' event loop. Client A is an Agent's dispatcher (agent.httpClient()); client B a bare " +
       "undici Pool made by hand with the same TLS options (CA, client cert and key, servername " +
-      "godoxy.agent, TLS ≥ 1.2, 100 connections). Both send GET /_ping with dispatcher.request() and " +
-      "read each body to the end, either one at a time or 32 in flight. After a warm-up (which " +
-      "opens the connections), the rounds alternate A-B, B-A, … so drift weighs on both; the " +
-      "ratio is the median of the per-round ratios A ÷ B.",
+      "godoxy.agent, TLS ≥ 1.2, 100 connections); client C a second, identical bare Pool, as an A/A " +
+      "control that shows how much two identical clients differ in this run. Each sends GET /_ping " +
+      "with dispatcher.request() and reads every body to the end, one at a time or 32 in flight. " +
+      "After a warm-up that opens the connections, each round runs the three clients one after " +
+      "the other, in an order that rotates from round to round, so drift and position weigh on all " +
+      "alike; the ratio is the median of the per-round ratios A ÷ B (and C ÷ B for the control). " +
+      "Beside each rate, the client process's CPU time per request (process.cpuUsage()), which " +
+      "other load on the machine disturbs less than wall-clock rates.",
     figures,
     notes: [],
   };

@@ -395,7 +395,10 @@ const badInputs: BadInput[] = [
   },
   {
     name: "not UTF-8",
-    yaml: Buffer.concat([Buffer.from("providers:\n  agents: []\n# caf"), Buffer.from([0xe9, 0x0a])]),
+    yaml: Buffer.concat([
+      Buffer.from("providers:\n  agents: []\n# caf"),
+      Buffer.from([0xe9, 0x0a]),
+    ]),
     code: "ERR_CONFIG_PARSE",
     at: "3:6",
     words: ["not valid UTF-8"],
@@ -419,7 +422,10 @@ const badInputs: BadInput[] = [
     name: "GoDoxy zip without key.pem",
     yaml: "providers:\n  agents:\n    - 10.0.0.5:8890\n",
     setup: async (dir) =>
-      void (await dir.write("certs/10.0.0.5:8890.zip", zipBundle({ "ca.pem": pki.ca, "cert.pem": pki.cert }))),
+      void (await dir.write(
+        "certs/10.0.0.5:8890.zip",
+        zipBundle({ "ca.pem": pki.ca, "cert.pem": pki.cert }),
+      )),
     code: "ERR_CONFIG_INVALID",
     at: "3:7",
     path: "providers.agents[0]",
@@ -486,7 +492,10 @@ describe("bad config.yml is rejected with a located, one-line reason", () => {
     const matching = error.issues.map(formatIssue).filter((line) => line.startsWith(prefix));
     expect(matching, `issues were:\n${error.message}`).not.toHaveLength(0);
     const line = matching.find((m) => input.words.every((w) => m.includes(fill(w))));
-    expect(line, `no issue at ${prefix} with ${input.words.join(" / ")}; got:\n${error.message}`).toBeDefined();
+    expect(
+      line,
+      `no issue at ${prefix} with ${input.words.join(" / ")}; got:\n${error.message}`,
+    ).toBeDefined();
     expect(error.inputs[0]).toBe(dir.configPath);
     // A correctness guard for alias bombs (and a sanity bound for the rest), not a benchmark.
     expect(elapsed).toBeLessThan(1000);
@@ -534,6 +543,68 @@ describe("collecting and locating", () => {
     expect(error.inputs).toContain(`${dir.configDir}/tls/nope.pem`);
   });
 
+  it("lists the first 100 issues and counts the rest", async () => {
+    const dir = await freshDir();
+    const lines = ["providers:", "  agents:"];
+    for (let i = 0; i < 150; i++) {
+      lines.push(
+        `    - addr: agent-${i}.example:8890`,
+        "      tls: { ca_file: tls/gone.pem, cert_file: tls/cert.pem, key_file: tls/key.pem }",
+      );
+    }
+    await dir.write("config/config.yml", `${lines.join("\n")}\n`);
+    const error = await rejection(dir.configPath);
+    expect(error.issues).toHaveLength(101);
+    expect(error.issues[99]?.line).toBe(2 + 2 * 100);
+    expect(error.issues[100]).toEqual({
+      file: dir.configPath,
+      message: "50 more issues not shown (150 in all)",
+    });
+  });
+
+  it("README: the errors a user sees, for the file named as on the command line", async () => {
+    const dir = await freshDir();
+    await dir.write(
+      "config/config.yml",
+      [
+        "providers:",
+        "  agents:",
+        "    - 10.0.0.5",
+        "    - addr: agent.example.com:443",
+        "      tls:",
+        "        ca_fle: tls/ca.pem",
+        "        cert_file: tls/cert.pem",
+        "        key_file: tls/key.pem",
+        "    - addr: agent.example.com:443",
+        "      tls:",
+        "        ca_file: /nonexistent/ca.pem",
+        "        cert_file: tls/cert.pem",
+        "        key_file: tls/key.pem",
+        "",
+      ].join("\n"),
+    );
+    const cwd = process.cwd();
+    process.chdir(dir.root);
+    try {
+      const error = await rejection("config/config.yml");
+      expect(error.message).toBe(
+        [
+          'config/config.yml:3:7: providers.agents[0]: "10.0.0.5" is not host:port: missing port',
+          'config/config.yml:6:9: providers.agents[1].tls: unknown key "ca_fle" (expected ca_file, cert_file, key_file)',
+          'config/config.yml:6:9: providers.agents[1].tls: missing required key "ca_file"',
+          'config/config.yml:9:13: providers.agents[2].addr: duplicate addr "agent.example.com:443" (first at line 4)',
+          "config/config.yml:11:18: providers.agents[2].tls.ca_file: cannot read /nonexistent/ca.pem: no such file",
+        ].join("\n"),
+      );
+      await dir.write("config/config.yml", "providers:\n  agents:\n");
+      expect((await rejection("config/config.yml")).message).toBe(
+        'config/config.yml:2:3: providers.agents: "agents:" has no value; write "agents: []" for no agents',
+      );
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it("names the file as the caller passed it", async () => {
     const dir = await freshDir();
     await dir.write("config/config.yml", "providers:\n  agents:\n    - nope\n");
@@ -575,7 +646,10 @@ describe("collecting and locating", () => {
   it("pathological nesting is rejected as a ConfigError, not a crash", async () => {
     const dir = await freshDir();
     const depth = 10_000;
-    await dir.write("config/config.yml", `x: ${"[".repeat(depth)}${"]".repeat(depth)}\nproviders:\n  agents: []\n`);
+    await dir.write(
+      "config/config.yml",
+      `x: ${"[".repeat(depth)}${"]".repeat(depth)}\nproviders:\n  agents: []\n`,
+    );
     const error = await rejection(dir.configPath);
     expect(error.message.split("\n")).toHaveLength(error.issues.length);
     expect(error.message).not.toContain("    at ");

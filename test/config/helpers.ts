@@ -27,8 +27,16 @@ export interface ConfigPki {
 export async function createConfigPki(): Promise<ConfigPki> {
   const ca = await createCa("agentpool config test CA", 365);
   const year = new Date(Date.now() + 365 * DAY_MS);
-  const client = await issueCertificate(ca, { commonName: "client", usage: "client", notAfter: year });
-  const other = await issueCertificate(ca, { commonName: "other", usage: "client", notAfter: year });
+  const client = await issueCertificate(ca, {
+    commonName: "client",
+    usage: "client",
+    notAfter: year,
+  });
+  const other = await issueCertificate(ca, {
+    commonName: "other",
+    usage: "client",
+    notAfter: year,
+  });
   const soon = await issueCertificate(ca, {
     commonName: "soon",
     usage: "client",
@@ -43,13 +51,23 @@ export async function createConfigPki(): Promise<ConfigPki> {
   const encryptedKey = createPrivateKey(client.key)
     .export({ format: "pem", type: "pkcs8", cipher: "aes-256-cbc", passphrase: "secret" })
     .toString();
-  return { ca: ca.cert, cert: client.cert, key: client.key, otherKey: other.key, encryptedKey, soon, expired };
+  return {
+    ca: ca.cert,
+    cert: client.cert,
+    key: client.key,
+    otherKey: other.key,
+    encryptedKey,
+    soon,
+    expired,
+  };
 }
 
 /** A GoDoxy agent bundle: a zip holding the given entries. */
 export function zipBundle(entries: Record<string, string>): Uint8Array {
   return zipSync(
-    Object.fromEntries(Object.entries(entries).map(([name, text]) => [name, new TextEncoder().encode(text)])),
+    Object.fromEntries(
+      Object.entries(entries).map(([name, text]) => [name, new TextEncoder().encode(text)]),
+    ),
   );
 }
 

@@ -186,12 +186,12 @@ describe("warnings", () => {
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatch(
       new RegExp(
-        `^${escape(dir.configPath)}:6:20: providers\\.agents\\[0\\]\\.tls\\.cert_file: ${escape(dir.configDir)}/tls/soon\\.pem \\(agent soon\\.example:1\\): client certificate expires in 10 days, on \\d{4}-\\d\\d-\\d\\dT`,
+        `^${escapeRegExp(dir.configPath)}:6:20: providers\\.agents\\[0\\]\\.tls\\.cert_file: ${escapeRegExp(dir.configDir)}/tls/soon\\.pem \\(agent soon\\.example:1\\): client certificate expires in 10 days, on \\d{4}-\\d\\d-\\d\\dT`,
       ),
     );
     expect(warnings[1]).toMatch(
       new RegExp(
-        `^${escape(dir.configPath)}:8:7: providers\\.agents\\[1\\]: ${escape(dir.certsDir)}/10\\.0\\.0\\.9:8890\\.zip \\(cert\\.pem\\) \\(agent 10\\.0\\.0\\.9:8890\\): client certificate expired 2 days ago, on `,
+        `^${escapeRegExp(dir.configPath)}:8:7: providers\\.agents\\[1\\]: ${escapeRegExp(dir.certsDir)}/10\\.0\\.0\\.9:8890\\.zip \\(cert\\.pem\\) \\(agent 10\\.0\\.0\\.9:8890\\): client certificate expired 2 days ago, on `,
       ),
     );
   });
@@ -204,7 +204,7 @@ describe("warnings", () => {
   });
 });
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
@@ -291,7 +291,10 @@ describe("what a reload needs", () => {
 
   it("rejects with the abort reason, not a ConfigError, when cancelled", async () => {
     const dir = await freshDir();
-    await dir.write("config/config.yml", `providers:\n  agents:\n    - addr: a.example:1\n      tls: ${TLS_FLOW}\n`);
+    await dir.write(
+      "config/config.yml",
+      `providers:\n  agents:\n    - addr: a.example:1\n      tls: ${TLS_FLOW}\n`,
+    );
     const before = await prepareConfig(dir.configPath, { signal: AbortSignal.abort() }).catch(
       (err: unknown) => err,
     );
@@ -329,7 +332,6 @@ describe("the TLS cache", () => {
     // A reload of the same files hands out the very same object: no re-verification.
     const second = await prepareConfig(dir.configPath);
     expect(second.agents[1999]?.tls).toBe(tls);
-
   });
 
   it("a rewrite with the same bytes keeps the object; new bytes give a new one", async () => {
@@ -370,7 +372,9 @@ describe("the TLS cache", () => {
     expect(both.outcomes.every((o) => o.ok)).toBe(true);
     expect(cache.size).toEqual({ files: 5, materials: 2 });
 
-    const one = await cache.resolve([{ addr: "a.example:1", source: files("cert.pem", "key.pem") }]);
+    const one = await cache.resolve([
+      { addr: "a.example:1", source: files("cert.pem", "key.pem") },
+    ]);
     expect(cache.size).toEqual({ files: 3, materials: 1 });
     const [before, after] = [both.outcomes[0], one.outcomes[0]];
     expect(before?.ok && after?.ok && before.tls === after.tls).toBe(true);

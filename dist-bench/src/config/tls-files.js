@@ -39,23 +39,25 @@ export class TlsMaterialCache {
     async resolve(requests, options = {}) {
         const { signal, prune = true } = options;
         const generation = ++this.#generation;
-        const paths = new Map();
+        // Keyed by how the file is read too: the same path named as a PEM file by
+        // one agent and as a zip by another gets a (failing) read of each kind.
+        const wanted = new Map();
         for (const { source } of requests) {
             if (source.kind === "bundle")
-                paths.set(source.zip, "bundle");
+                wanted.set(fileKey("bundle", source.zip), { path: source.zip, kind: "bundle" });
             else
                 for (const path of [source.ca, source.cert, source.key])
-                    paths.set(path, "pem");
+                    wanted.set(fileKey("pem", path), { path, kind: "pem" });
         }
-        const attempted = [...paths.keys()];
         const reads = new Map();
-        await forEachLimited(attempted, READ_CONCURRENCY, signal, async (path) => {
-            reads.set(path, await this.#read(path, paths.get(path) ?? "pem", generation));
+        await forEachLimited([...wanted], READ_CONCURRENCY, signal, async ([key, { path, kind }]) => {
+            reads.set(key, await this.#read(path, kind, generation));
         });
+        const attempted = [...new Set([...wanted.values()].map((w) => w.path))];
         const inputs = new Map();
-        for (const path of attempted) {
-            const read = reads.get(path);
-            if (read?.ok)
+        for (const [key, { path }] of wanted) {
+            const read = reads.get(key);
+            if (read?.ok && !inputs.has(path))
                 inputs.set(path, read.entry.sha256);
         }
         const outcomes = [];
@@ -89,8 +91,9 @@ export class TlsMaterialCache {
             mtimeMs: stats.mtimeMs,
             sha256,
         };
-        const cached = this.#files.get(path);
-        if (cached && sameIdentity(cached, identity) && cached.content.kind === kind) {
+        const key = fileKey(kind, path);
+        const cached = this.#files.get(key);
+        if (cached && sameIdentity(cached, identity)) {
             cached.used = generation;
             cached.mode = stats.mode;
             return { ok: true, entry: cached };
@@ -99,7 +102,7 @@ export class TlsMaterialCache {
             ? { kind, pem: { text: decoder.decode(file.bytes), hash: sha256 } }
             : bundleContent(file.bytes);
         const entry = { ...identity, mode: stats.mode, content, used: generation };
-        this.#files.set(path, entry);
+        this.#files.set(key, entry);
         return { ok: true, entry };
     }
     #fromFiles(addr, source, reads, generation) {
@@ -108,7 +111,7 @@ export class TlsMaterialCache {
         let keyMode = 0;
         for (const part of ["ca", "cert", "key"]) {
             const path = source[part];
-            const read = reads.get(path);
+            const read = reads.get(fileKey("pem", path));
             if (!read?.ok) {
                 problems.push({ part, message: `cannot read ${path}: ${read?.reason ?? "not read"}` });
                 continue;
@@ -134,7 +137,7 @@ export class TlsMaterialCache {
         });
     }
     #fromBundle(addr, zip, reads, generation) {
-        const read = reads.get(zip);
+        const read = reads.get(fileKey("bundle", zip));
         if (!read?.ok) {
             return {
                 ok: false,
@@ -197,13 +200,16 @@ export class TlsMaterialCache {
         };
     }
     #prune(generation) {
-        for (const [path, entry] of this.#files)
+        for (const [key, entry] of this.#files)
             if (entry.used < generation)
-                this.#files.delete(path);
+                this.#files.delete(key);
         for (const [id, entry] of this.#materials)
             if (entry.used < generation)
                 this.#materials.delete(id);
     }
+}
+function fileKey(kind, path) {
+    return `${kind}:${path}`;
 }
 function sameIdentity(a, b) {
     return (a.dev === b.dev &&

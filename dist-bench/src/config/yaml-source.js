@@ -153,7 +153,9 @@ function lowerFirst(text) {
     return text.charAt(0).toLowerCase() + text.slice(1);
 }
 function yamlMessage(error) {
-    return lowerFirst(firstLine(error.message).replace(/\.$/, ""));
+    // "Not a YAML token: <source>" would quote the file, which may hold a key.
+    const message = firstLine(error.message).replace(/^(Not a YAML token):.*$/, "$1");
+    return lowerFirst(message.replace(/\.$/, ""));
 }
 /**
  * Syntax errors, at most one per line: one mistake (a bad indent) often makes

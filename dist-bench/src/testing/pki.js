@@ -16,7 +16,7 @@ async function generateKeys() {
     ]));
 }
 /** A fresh self-signed CA (ECDSA P-256). */
-export async function createCa(commonName = "agentpool test CA", validDays = 30) {
+export async function createCa(commonName = "agentpool test CA", validDays = 365) {
     const keys = await generateKeys();
     const subject = `CN=${commonName}`;
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -57,7 +57,7 @@ export async function issueCertificate(ca, options) {
         subject: `CN=${options.commonName}`,
         issuer: ca.subject,
         notBefore: options.notBefore ?? new Date(Date.now() - DAY_MS),
-        notAfter: options.notAfter ?? new Date(Date.now() + 30 * DAY_MS),
+        notAfter: options.notAfter ?? new Date(Date.now() + 365 * DAY_MS),
         publicKey: keys.publicKey,
         signingKey: ca.signingKey,
         signingAlgorithm: ALGORITHM,

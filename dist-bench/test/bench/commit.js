@@ -30,7 +30,10 @@ export async function run(options) {
             label: "every agent renamed",
             // Alternating between two name sets: every swap renames all agents
             // (new Agent objects, connections carried over).
-            sets: [agentConfigs(size, pki.clientTls, "blue-"), agentConfigs(size, pki.clientTls, "green-")],
+            sets: [
+                agentConfigs(size, pki.clientTls, "blue-"),
+                agentConfigs(size, pki.clientTls, "green-"),
+            ],
         },
     ];
     for (const c of cases) {

@@ -11,9 +11,16 @@ import { watchConfig } from "../../src/reload/watch-config.js";
 import { createTestPki, startTestAgent } from "../../src/testing/index.js";
 import { fmtInt } from "./lib/figure.js";
 import { configYaml, createConfigDir } from "./lib/fixture.js";
+import { sleep } from "./lib/stats.js";
 const handshakes = (servers) => servers.reduce((n, s) => n + s.handshakes, 0);
 const requests = (servers) => servers.reduce((n, s) => n + s.requests, 0);
-/** One GET through each agent's dispatcher, body read to the end. */
+/**
+ * How long after a request's body is read the bench waits before the next
+ * reload. undici marks a connection free only a moment after the body ends;
+ * a request sent in that gap opens a second connection, whatever the pool does.
+ */
+const SETTLE_MS = 10;
+/** One GET through each agent's dispatcher, body read to the end, then SETTLE_MS. */
 async function touchAll(agents) {
     await Promise.all(agents.map(async (agent) => {
         const res = await agent.httpClient().request({ path: "/_ping", method: "GET" });
@@ -21,6 +28,7 @@ async function touchAll(agents) {
         if (res.statusCode !== 200 || body !== "OK")
             throw new Error(`${agent.addr}: HTTP ${res.statusCode}`);
     }));
+    await sleep(SETTLE_MS);
 }
 function nextResult(results, count) {
     return new Promise((resolve, reject) => {
@@ -157,7 +165,11 @@ export async function run(options) {
             "on the server side) and a config.yml listing them. Each client first sends one request " +
             "through every agent (opening one connection each, not counted), then does " +
             `${reloads} no-op reloads, sending one request through every agent after each, and the ` +
-            "servers' handshake count divided by agents × reloads is the figure. agentpool is measured " +
+            "servers' handshake count divided by agents × reloads is the figure. Each round of requests " +
+            `is followed by ${SETTLE_MS} ms before the next reload: undici marks a connection free a moment ` +
+            "after its response body ends, and a request sent inside that gap opens a second connection " +
+            "whatever the pool does (seen while building this bench: 1 handshake per agent on the first " +
+            "back-to-back swap). agentpool is measured " +
             "through the real watcher (watcher.reload(), what SIGHUP does: read, parse, validate, swap) " +
             "and as a library (pool.batch(removeAll + add) with the loader's frozen configs). The naive " +
             "pool loads the same file with loadConfig() and builds a new Agent — hence a new undici " +

@@ -77,7 +77,7 @@ function opsPerSecond(loop, pool, keys, ops, rounds) {
 }
 export async function run(options) {
     const sizes = options.quick ? [10, 1_000] : [10, 1_000, 10_000];
-    const ops = options.quick ? 200_000 : 3_000_000;
+    const ops = options.quick ? 100_000 : 3_000_000;
     const rounds = options.quick ? 3 : 7;
     const pki = await createTestPki();
     const figures = [];

@@ -120,7 +120,10 @@ async function main(argv) {
             if (outcome.status === "fulfilled")
                 results.push(outcome.value);
             else
-                failures.push({ measure: names[i], error: String(outcome.reason?.message ?? outcome.reason) });
+                failures.push({
+                    measure: names[i],
+                    error: String(outcome.reason?.message ?? outcome.reason),
+                });
         });
     }
     // Report in the order (1 … 7), whatever order the plan ran them in.

@@ -10,7 +10,16 @@ import { startRemoteTestAgent } from "./lib/server.js";
 import { formatRate, median } from "./lib/stats.js";
 const TARGET_RATIO = 0.95;
 const PATH = "/_ping";
-/** `count` GET requests, `inFlight` at a time; bodies read to the end. Returns req/s. */
+/** Orders of the three clients, one per round in turn, so each goes first, second and last alike. */
+const ORDERS = [
+    [0, 1, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [2, 1, 0],
+    [1, 0, 2],
+    [0, 2, 1],
+];
+/** `count` GET requests, `inFlight` at a time; bodies read to the end. */
 async function drive(dispatcher, count, inFlight) {
     let issued = 0;
     let failures = 0;
@@ -23,97 +32,103 @@ async function drive(dispatcher, count, inFlight) {
                 failures++;
         }
     };
+    const cpu = process.cpuUsage();
     const started = performance.now();
     await Promise.all(Array.from({ length: inFlight }, worker));
     const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
     if (failures > 0)
         throw new Error(`${failures} of ${count} requests failed`);
-    return count / seconds;
+    return { rate: count / seconds, cpuUsPerRequest: (used.user + used.system) / count };
 }
-export async function run(options) {
-    const rounds = options.quick ? 2 : 7;
-    const modes = [
-        { id: "sequential", label: "sequential", inFlight: 1, count: options.quick ? 300 : 3_000 },
-        { id: "inflight32", label: "32 in flight", inFlight: 32, count: options.quick ? 1_000 : 10_000 },
-    ];
-    const server = await startRemoteTestAgent();
-    const agent = new Agent({ addr: server.addr, tls: server.tls });
-    // The same TLS options the agent uses, written out by hand: a plain undici
-    // Pool dialing 127.0.0.1 with SNI godoxy.agent.
-    const bare = new Pool(`https://127.0.0.1:${server.port}`, {
+/** The agent's TLS options written out by hand: a plain undici Pool dialing 127.0.0.1 with SNI godoxy.agent. */
+function barePool(port, tls) {
+    return new Pool(`https://127.0.0.1:${port}`, {
         connections: 100,
         connect: {
-            ca: server.tls.ca,
-            cert: server.tls.cert,
-            key: server.tls.key,
+            ca: tls.ca,
+            cert: tls.cert,
+            key: tls.key,
             servername: AGENT_HOST,
             minVersion: "TLSv1.2",
             rejectUnauthorized: true,
         },
     });
+}
+export async function run(options) {
+    const rounds = options.quick ? 3 : 18;
+    const modes = [
+        { id: "sequential", label: "sequential", inFlight: 1, count: options.quick ? 200 : 800 },
+        { id: "inflight32", label: "32 in flight", inFlight: 32, count: options.quick ? 500 : 2_000 },
+    ];
+    const server = await startRemoteTestAgent();
+    const agent = new Agent({ addr: server.addr, tls: server.tls });
+    const bare = barePool(server.port, server.tls);
+    const control = barePool(server.port, server.tls);
     const figures = [];
     try {
-        const clients = { agent: agent.httpClient(), bare };
+        const clients = [agent.httpClient(), bare, control];
         for (const mode of modes) {
             // Warm-up opens the connections (the handshakes are not part of the figure).
-            await drive(clients.agent, Math.min(mode.count, 500), mode.inFlight);
-            await drive(clients.bare, Math.min(mode.count, 500), mode.inFlight);
-            const agentRates = [];
-            const bareRates = [];
+            for (const client of clients)
+                await drive(client, Math.min(mode.count, 300), mode.inFlight);
+            const rates = [[], [], []];
+            const cpu = [[], [], []];
             const ratios = [];
+            const controlRatios = [];
             for (let r = 0; r < rounds; r++) {
-                // ABBA order, so drift over the run weighs on both sides alike.
-                let a;
-                let b;
-                if (r % 2 === 0) {
-                    a = await drive(clients.agent, mode.count, mode.inFlight);
-                    b = await drive(clients.bare, mode.count, mode.inFlight);
+                const got = [0, 0, 0];
+                for (const c of ORDERS[r % ORDERS.length]) {
+                    const outcome = await drive(clients[c], mode.count, mode.inFlight);
+                    got[c] = outcome.rate;
+                    rates[c]?.push(outcome.rate);
+                    cpu[c]?.push(outcome.cpuUsPerRequest);
                 }
-                else {
-                    b = await drive(clients.bare, mode.count, mode.inFlight);
-                    a = await drive(clients.agent, mode.count, mode.inFlight);
-                }
-                agentRates.push(a);
-                bareRates.push(b);
-                ratios.push(a / b);
+                ratios.push(got[0] / got[1]);
+                controlRatios.push(got[2] / got[1]);
             }
+            const [agentRates, bareRates] = rates;
+            const [agentCpu, bareCpu] = cpu;
             const ratio = median(ratios);
+            const controlRatio = median(controlRatios);
+            const range = (xs) => `${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}`;
             figures.push({
                 id: `throughput.${mode.id}.agent`,
                 label: `agent dispatcher, ${mode.label}`,
                 value: median(agentRates),
                 unit: "req/s",
                 display: `${formatRate(median(agentRates))} req/s`,
-                detail: `median of ${rounds} rounds × ${fmtInt(mode.count)} requests`,
+                detail: `median of ${rounds} rounds × ${fmtInt(mode.count)} requests; client CPU ${median(agentCpu).toFixed(0)} µs per request`,
                 target: null,
                 pass: null,
-                data: { rounds: agentRates },
+                data: { rounds: agentRates, cpuUsPerRequest: agentCpu },
             }, {
                 id: `throughput.${mode.id}.bare`,
                 label: `bare undici Pool, ${mode.label}`,
                 value: median(bareRates),
                 unit: "req/s",
                 display: `${formatRate(median(bareRates))} req/s`,
-                detail: `median of ${rounds} rounds × ${fmtInt(mode.count)} requests`,
+                detail: `median of ${rounds} rounds × ${fmtInt(mode.count)} requests; client CPU ${median(bareCpu).toFixed(0)} µs per request`,
                 target: null,
                 pass: null,
-                data: { rounds: bareRates },
+                data: { rounds: bareRates, cpuUsPerRequest: bareCpu },
             }, {
                 id: `throughput.${mode.id}.ratio`,
                 label: `agent ÷ bare, ${mode.label}`,
                 value: ratio,
                 unit: "ratio",
                 display: ratio.toFixed(3),
-                detail: `median of per-round ratios; range ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}`,
+                detail: `median of per-round ratios, range ${range(ratios)}; A/A control (a second bare Pool ÷ bare): ${controlRatio.toFixed(3)}, range ${range(controlRatios)}`,
                 target: `≥ ${TARGET_RATIO}`,
                 pass: ratio >= TARGET_RATIO,
-                data: { rounds: ratios },
+                data: { rounds: ratios, control: controlRatios },
             });
         }
     }
     finally {
         await agent.close();
         await bare.close();
+        await control.close();
         await server.close();
     }
     return {
@@ -121,12 +136,16 @@ export async function run(options) {
         title: "5. Request throughput",
         how: "One real mTLS test agent (startTestAgent, a Node HTTPS server requiring a client " +
             "certificate) runs in a child process on 127.0.0.1, so the server does not share the " +
-            "client's event loop. Client A is an Agent's dispatcher (agent.httpClient()); client B a bare " +
+            "clients' event loop. Client A is an Agent's dispatcher (agent.httpClient()); client B a bare " +
             "undici Pool made by hand with the same TLS options (CA, client cert and key, servername " +
-            "godoxy.agent, TLS ≥ 1.2, 100 connections). Both send GET /_ping with dispatcher.request() and " +
-            "read each body to the end, either one at a time or 32 in flight. After a warm-up (which " +
-            "opens the connections), the rounds alternate A-B, B-A, … so drift weighs on both; the " +
-            "ratio is the median of the per-round ratios A ÷ B.",
+            "godoxy.agent, TLS ≥ 1.2, 100 connections); client C a second, identical bare Pool, as an A/A " +
+            "control that shows how much two identical clients differ in this run. Each sends GET /_ping " +
+            "with dispatcher.request() and reads every body to the end, one at a time or 32 in flight. " +
+            "After a warm-up that opens the connections, each round runs the three clients one after " +
+            "the other, in an order that rotates from round to round, so drift and position weigh on all " +
+            "alike; the ratio is the median of the per-round ratios A ÷ B (and C ÷ B for the control). " +
+            "Beside each rate, the client process's CPU time per request (process.cpuUsage()), which " +
+            "other load on the machine disturbs less than wall-clock rates.",
         figures,
         notes: [],
     };

@@ -44,7 +44,9 @@ export function bindNotifySocket(path: string): NotifySocket {
   return {
     path,
     ready: () =>
-      readyAt !== undefined ? Promise.resolve(readyAt) : new Promise((resolve) => waiters.push(resolve)),
+      readyAt !== undefined
+        ? Promise.resolve(readyAt)
+        : new Promise((resolve) => waiters.push(resolve)),
     close: () => socket.close(),
   };
 }
@@ -76,13 +78,20 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /** Rejects if the child exits before `promise` settles, with its stderr. */
-export function orExit<T>(child: ChildProcess, promise: Promise<T>, timeoutMs = 30_000): Promise<T> {
+export function orExit<T>(
+  child: ChildProcess,
+  promise: Promise<T>,
+  timeoutMs = 30_000,
+): Promise<T> {
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
     stderr += chunk;
   });
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no READY=1 within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no READY=1 within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const onExit = (code: number | null) =>
       reject(new Error(`daemon exited (${code}) before READY=1: ${stderr.trim()}`));
     child.once("exit", onExit);

@@ -8,7 +8,8 @@ import type { TestPki } from "../../../src/testing/index.js";
 /** `count` distinct addrs, 10.0.0.0/16 on port 8890. */
 export function addrs(count: number): string[] {
   const out: string[] = [];
-  for (let i = 0; i < count; i++) out.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:8890`);
+  for (let i = 0; i < count; i++)
+    out.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:8890`);
   return out;
 }
 
@@ -16,9 +17,15 @@ export function addrs(count: number): string[] {
  * Agent configs as the loader hands them out: every agent shares one frozen
  * TLS object, so the pool verifies it once.
  */
-export function agentConfigs(count: number, tls: TlsMaterial, namePrefix = "agent-"): AgentConfig[] {
+export function agentConfigs(
+  count: number,
+  tls: TlsMaterial,
+  namePrefix = "agent-",
+): AgentConfig[] {
   const frozen = Object.isFrozen(tls) ? tls : Object.freeze({ ...tls });
-  return addrs(count).map((addr, i) => Object.freeze({ addr, name: `${namePrefix}${i}`, tls: frozen }));
+  return addrs(count).map((addr, i) =>
+    Object.freeze({ addr, name: `${namePrefix}${i}`, tls: frozen }),
+  );
 }
 
 export interface ConfigAgent {
@@ -33,7 +40,10 @@ export interface ConfigDir {
   cleanup(): Promise<void>;
 }
 
-export async function createConfigDir(pki: TestPki, prefix = "agentpool-bench-"): Promise<ConfigDir> {
+export async function createConfigDir(
+  pki: TestPki,
+  prefix = "agentpool-bench-",
+): Promise<ConfigDir> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   await mkdir(join(dir, "tls"));
   await writeFile(join(dir, "tls", "ca.pem"), pki.ca.cert);

@@ -15,7 +15,9 @@ export interface RemoteTestAgent {
 
 export function startRemoteTestAgent(): Promise<RemoteTestAgent> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = fork(SCRIPT, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const child: ChildProcess = fork(SCRIPT, [], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     child.once("error", reject);
     child.once("exit", (code) => reject(new Error(`test agent process exited early (${code})`)));
     child.once("message", (message: { port: number; tls: TlsMaterial }) => {

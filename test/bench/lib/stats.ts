@@ -30,7 +30,12 @@ export interface LatencySummary {
 }
 
 export function summarize(samples: readonly number[]): LatencySummary {
-  return { n: samples.length, median: median(samples), p99: percentile(samples, 99), max: max(samples) };
+  return {
+    n: samples.length,
+    median: median(samples),
+    p99: percentile(samples, 99),
+    max: max(samples),
+  };
 }
 
 /** `1234567` → `1.23 M`, for rates. */

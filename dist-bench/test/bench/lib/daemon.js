@@ -24,7 +24,9 @@ export function bindNotifySocket(path) {
     socket.bind(path);
     return {
         path,
-        ready: () => readyAt !== undefined ? Promise.resolve(readyAt) : new Promise((resolve) => waiters.push(resolve)),
+        ready: () => readyAt !== undefined
+            ? Promise.resolve(readyAt)
+            : new Promise((resolve) => waiters.push(resolve)),
         close: () => socket.close(),
     };
 }

@@ -3,7 +3,9 @@ import { fileURLToPath } from "node:url";
 const SCRIPT = fileURLToPath(new URL("./server-child.js", import.meta.url));
 export function startRemoteTestAgent() {
     return new Promise((resolve, reject) => {
-        const child = fork(SCRIPT, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+        const child = fork(SCRIPT, [], {
+            stdio: ["ignore", "inherit", "inherit", "ipc"],
+        });
         child.once("error", reject);
         child.once("exit", (code) => reject(new Error(`test agent process exited early (${code})`)));
         child.once("message", (message) => {

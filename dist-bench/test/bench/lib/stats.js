@@ -20,7 +20,12 @@ export function max(samples) {
     return samples.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY);
 }
 export function summarize(samples) {
-    return { n: samples.length, median: median(samples), p99: percentile(samples, 99), max: max(samples) };
+    return {
+        n: samples.length,
+        median: median(samples),
+        p99: percentile(samples, 99),
+        max: max(samples),
+    };
 }
 /** `1234567` → `1.23 M`, for rates. */
 export function formatRate(perSecond) {
