@@ -28,7 +28,13 @@ export {
   type ConfigIssue,
   formatIssue,
 } from "./config/errors.js";
-export { type LoadOptions, type LoadResult, loadConfig, type PreparedConfig, prepareConfig } from "./config/load.js";
+export {
+  type LoadOptions,
+  type LoadResult,
+  loadConfig,
+  type PreparedConfig,
+  prepareConfig,
+} from "./config/load.js";
 export { AgentPool, type AgentPoolOptions, type BatchOptions } from "./pool/pool.js";
 export type { PoolSnapshot, SnapshotCause } from "./pool/snapshot.js";
 export type { ReloadFailure, ReloadResult, ReloadSuccess, ReloadTimings } from "./reload/result.js";
