@@ -91,11 +91,13 @@ export async function main(argv: string[]): Promise<number> {
         io.stdout.write(`${version()}\n`);
         return 0;
       case undefined:
+        io.stderr.write(USAGE);
+        return 2;
       case "-h":
       case "--help":
       case "help":
         io.stdout.write(USAGE);
-        return command === undefined ? 2 : 0;
+        return 0;
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
