@@ -1,1 +1,0 @@
-export const fmtInt = (n) => n.toLocaleString("en-US");
