@@ -43,7 +43,10 @@ const DEFAULTS: Readonly<Required<Omit<AgentOptions, "tlsLabels">>> = Object.fre
 export const DEFAULT_AGENT_TIMEOUT_MS = 5_000;
 
 export type RequestOptions = Omit<Dispatcher.RequestOptions, "origin" | "path" | "method"> &
-  Partial<Pick<Dispatcher.RequestOptions, "method">>;
+  Partial<Pick<Dispatcher.RequestOptions, "method">> & {
+    /** Give up after this many milliseconds (until the response headers). */
+    timeoutMs?: number;
+  };
 
 let internals: {
   fingerprint(agent: Agent): string;
@@ -106,11 +109,35 @@ export class Agent {
     return this.#connection.dispatcher();
   }
 
-  /** `method` on `API_BASE_URL + endpoint`, e.g. `request("GET", "/info")`. */
-  async request(
+  /**
+   * `method` on `API_BASE_URL + endpoint`, e.g. `request("GET", "/info")`.
+   * With `timeoutMs` or an `AbortSignal`, the call gives up on time even while
+   * the TLS handshake is under way.
+   */
+  request(
     method: string,
     endpoint: string,
     options: RequestOptions = {},
+  ): Promise<Dispatcher.ResponseData> {
+    const { timeoutMs, signal, ...rest } = options;
+    if (timeoutMs === undefined && !(signal instanceof AbortSignal)) {
+      return this.#send(method, endpoint, signal ? { ...rest, signal } : rest);
+    }
+    return withDeadline(
+      this.addr,
+      `${method} ${API_BASE}${endpoint}`,
+      {
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        ...(signal instanceof AbortSignal ? { signal } : {}),
+      },
+      (deadline) => this.#send(method, endpoint, { ...rest, signal: deadline }),
+    );
+  }
+
+  async #send(
+    method: string,
+    endpoint: string,
+    options: RequestOptions,
   ): Promise<Dispatcher.ResponseData> {
     try {
       return await undiciRequest(API_BASE_URL + endpoint, {
@@ -125,7 +152,9 @@ export class Agent {
         "ERR_AGENT_REQUEST",
         this.addr,
         `${method} ${API_BASE}${endpoint}: ${reason}`,
-        { cause: err },
+        {
+          cause: err,
+        },
       );
     }
   }
@@ -141,7 +170,7 @@ export class Agent {
       `GET ${API_BASE}/info`,
       { ...options, timeoutMs },
       async (signal) => {
-        const res = await this.request("GET", "/info", { signal });
+        const res = await this.#send("GET", "/info", { signal });
         if (res.statusCode === 200) return this.#parseInfo(await res.body.json());
         const text = await res.body.text();
         if (res.statusCode !== 404) this.#badStatus("/info", res.statusCode, text);
@@ -152,7 +181,7 @@ export class Agent {
 
   async #legacyInfo(signal: AbortSignal): Promise<AgentInfo> {
     const get = async (endpoint: string) => {
-      const res = await this.request("GET", endpoint, { signal });
+      const res = await this.#send("GET", endpoint, { signal });
       return { status: res.statusCode, text: (await res.body.text()).trim() };
     };
     const name = await get("/name");
@@ -222,7 +251,7 @@ export class Agent {
       { ...options, timeoutMs },
       async (signal) => {
         const started = performance.now();
-        const res = await this.request("GET", endpoint, {
+        const res = await this.#send("GET", endpoint, {
           signal,
           headers: { "accept-encoding": "identity" },
         });

@@ -33,7 +33,11 @@ export class Connection {
   }
 
   dispatcher(): Dispatcher {
-    this.#pool ??= this.#createPool();
+    if (!this.#pool) {
+      this.#pool = this.#createPool();
+      // A retired agent must not open connections: hand out a closed pool.
+      if (this.#closing) void this.#pool.close();
+    }
     return this.#pool;
   }
 

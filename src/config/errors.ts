@@ -13,6 +13,17 @@ export interface ConfigIssue {
 
 export type ConfigErrorCode = "ERR_CONFIG_PARSE" | "ERR_CONFIG_INVALID";
 
+const PRIVATE_KEY =
+  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
+
+/**
+ * A message may quote what the user wrote; if that is a pasted private key,
+ * the key must not travel on into logs, `/status` or a terminal.
+ */
+export function redactSecrets(text: string): string {
+  return text.replace(PRIVATE_KEY, "[private key redacted]");
+}
+
 /** `file:line:col: path: message`, leaving out the parts an issue does not have. */
 export function formatIssue(issue: ConfigIssue): string {
   let where = issue.file;
@@ -43,11 +54,13 @@ export class ConfigError extends Error {
     options: { cause?: unknown; inputs?: string[] } = {},
   ) {
     super(
-      issues.map(formatIssue).join("\n"),
+      redactSecrets(issues.map(formatIssue).join("\n")),
       options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.code = code;
-    this.issues = Object.freeze(issues.map((i) => Object.freeze({ ...i })));
+    this.issues = Object.freeze(
+      issues.map((i) => Object.freeze({ ...i, message: redactSecrets(i.message) })),
+    );
     this.inputs = Object.freeze([...(options.inputs ?? [])]);
   }
 }

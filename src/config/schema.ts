@@ -68,6 +68,9 @@ export const AgentObjectSchema = z
     name: z
       .string()
       .min(1)
+      .max(253)
+      // A name is shown in tables, logs and metric labels: one printable line.
+      .regex(/^[^\p{Cc}]+$/u, { message: "must be one line of printable text" })
       .optional()
       .meta({ description: "Name of the agent; defaults to addr." }),
     tls: TlsFilesSchema,

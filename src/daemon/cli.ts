@@ -56,13 +56,13 @@ async function run(argv: string[]): Promise<number> {
   if (debounceMs !== undefined && (!Number.isFinite(debounceMs) || debounceMs < 0)) {
     throw new UsageError(`--debounce takes a number of milliseconds, not "${values.debounce}"`);
   }
-  const logLevel = values["log-level"] ?? process.env.AGENTPOOL_LOG_LEVEL ?? "info";
+  const logLevel = values["log-level"] || process.env.AGENTPOOL_LOG_LEVEL || "info";
   if (!LOG_LEVELS.has(logLevel))
     throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}`);
   const { runDaemon } = await import("./run.js");
   return runDaemon({
-    configPath: values.config ?? process.env.AGENTPOOL_CONFIG ?? DEFAULT_CONFIG,
-    listen: values.listen ?? process.env.AGENTPOOL_LISTEN ?? DEFAULT_LISTEN,
+    configPath: values.config || process.env.AGENTPOOL_CONFIG || DEFAULT_CONFIG,
+    listen: values.listen || process.env.AGENTPOOL_LISTEN || DEFAULT_LISTEN,
     ...(values["certs-dir"] ? { certsDir: values["certs-dir"] } : {}),
     ...(debounceMs !== undefined ? { debounceMs } : {}),
     logLevel: logLevel as LogLevel,

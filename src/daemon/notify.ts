@@ -40,11 +40,21 @@ export function monotonicUsec(): bigint {
  * `systemd-notify` tool that every systemd host has sends instead (the unit
  * sets `NotifyAccess=all` for that case).
  */
-export function createNotifier(logger: Logger, env: NodeJS.ProcessEnv = process.env): Notifier {
+export interface NotifierOptions {
+  /** Send through the `systemd-notify` tool even when the addon is there. */
+  useTool?: boolean;
+}
+
+export function createNotifier(
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+  options: NotifierOptions = {},
+): Notifier {
   const socketPath = env.NOTIFY_SOCKET;
   let watchdog: NodeJS.Timeout | undefined;
   let socket: DgramSocket | undefined;
   let warned = false;
+  let viaTool: Promise<void> = Promise.resolve();
 
   const warnOnce = (err: unknown, via: string) => {
     if (warned) return;
@@ -52,7 +62,7 @@ export function createNotifier(logger: Logger, env: NodeJS.ProcessEnv = process.
     logger.warn({ err, via }, "could not notify systemd");
   };
 
-  if (socketPath && !socketPath.startsWith("@")) {
+  if (socketPath && !socketPath.startsWith("@") && !options.useTool) {
     try {
       const require = createRequire(import.meta.url);
       const dgram = require("unix-dgram") as { createSocket(type: "unix_dgram"): DgramSocket };
@@ -81,10 +91,15 @@ export function createNotifier(logger: Logger, env: NodeJS.ProcessEnv = process.
       }
       return;
     }
-    execFile(
-      "systemd-notify",
-      [`--pid=${process.pid}`, ...lines],
-      (err) => err && warnOnce(err, "systemd-notify"),
+    // One tool process at a time, so RELOADING=1 never overtakes READY=1.
+    viaTool = viaTool.then(
+      () =>
+        new Promise<void>((done) => {
+          execFile("systemd-notify", [`--pid=${process.pid}`, ...lines], (err) => {
+            if (err) warnOnce(err, "systemd-notify");
+            done();
+          });
+        }),
     );
   };
 

@@ -54,39 +54,40 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   rxjsConfig.onUnhandledError = (err) => logger.error({ err }, "a snapshot subscriber threw");
   const onUncaught = (err: unknown) =>
     logger.error({ err }, "uncaught error (in a module?); the daemon goes on");
-  process.on("uncaughtException", onUncaught);
-  process.on("unhandledRejection", onUncaught);
 
-  // Installed before the first load: SIGHUP's default action would kill the process.
+  // Signals are handled from the first moment: SIGHUP's default action would
+  // kill the process, and a SIGTERM during start-up must still exit cleanly.
+  let watcher: ConfigWatcher | undefined;
+  let stopRequest: { signal?: NodeJS.Signals; code: number } | undefined;
+  let onStopRequest: (() => void) | undefined;
+  const requestStop = (signal?: NodeJS.Signals, code = 0) => {
+    stopRequest ??= { ...(signal ? { signal } : {}), code };
+    onStopRequest?.();
+  };
+  const onTerm = (signal: NodeJS.Signals) => requestStop(signal);
   const onHup = () => {
     logger.info("SIGHUP: reloading");
-    watcher.reload();
+    watcher?.reload();
   };
   process.on("SIGHUP", onHup);
+  process.on("SIGTERM", onTerm);
+  process.on("SIGINT", onTerm);
+  process.on("uncaughtException", onUncaught);
+  process.on("unhandledRejection", onUncaught);
+  const stopRequested = new Promise<void>((resolve) => {
+    onStopRequest = resolve;
+  });
 
   const pool = new AgentPool({
     onCloseError: (err, addr) =>
       logger.warn({ err, addr }, "closing a retired agent's connections failed"),
   });
-
   let ready = false;
   let status: StatusServer | undefined;
-  const watcher = watchConfig(pool, {
-    configPath: options.configPath,
-    ...(options.certsDir ? { certsDir: options.certsDir } : {}),
-    ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
-    logger,
-    onAttemptStart: () => {
-      if (ready) notifier.reloading();
-    },
-    onAttemptEnd: (result) => {
-      if (ready) notifier.ready(statusLine(pool, result ?? watcher.lastResult));
-    },
-  });
 
   const cleanup = async () => {
     shutdownController.abort();
-    await watcher.close();
+    await watcher?.close();
     await status?.close();
     await Promise.race([
       Promise.allSettled(pool.list().map((agent) => agent.close())),
@@ -94,22 +95,37 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     ]);
     notifier.close();
     process.off("SIGHUP", onHup);
+    process.off("SIGTERM", onTerm);
+    process.off("SIGINT", onTerm);
     process.off("uncaughtException", onUncaught);
     process.off("unhandledRejection", onUncaught);
   };
 
   try {
+    const started = watchConfig(pool, {
+      configPath: options.configPath,
+      ...(options.certsDir ? { certsDir: options.certsDir } : {}),
+      ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
+      logger,
+      onAttemptStart: () => {
+        if (ready) notifier.reloading();
+      },
+      onAttemptEnd: (result) => {
+        if (ready) notifier.ready(statusLine(pool, result ?? started.lastResult));
+      },
+    });
+    watcher = started;
     if (options.listen !== "off") {
       status = await startStatusServer({
         listen: options.listen,
         pool,
-        results$: watcher.results$,
+        results$: started.results$,
         configPath: options.configPath,
         logger,
       });
     }
     await startModules(options.modules, { pool, logger, signal: shutdownController.signal });
-    await watcher.ready;
+    await Promise.race([started.ready, stopRequested]);
   } catch (err) {
     const message =
       err instanceof ConfigError
@@ -120,41 +136,45 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     await cleanup();
     return 1;
   }
-
-  ready = true;
-  notifier.ready(statusLine(pool, watcher.lastResult));
-  logger.info({ agents: pool.size, version: pool.snapshot.version }, "ready");
+  const running = watcher;
 
   return new Promise<number>((resolveExit) => {
     let stopping = false;
-    const stop = (signal?: NodeJS.Signals) => {
+    const stop = () => {
       if (stopping) return;
       stopping = true;
+      const { signal, code } = stopRequest ?? { code: 0 };
       notifier.stopping();
       logger.info({ signal }, "shutting down");
       const bound = setTimeout(() => {
         logger.error("shutdown took too long; exiting anyway");
-        resolveExit(0);
+        resolveExit(code);
       }, options.shutdownTimeoutMs ?? 10_000);
       bound.unref();
       cleanup()
         .catch((err: unknown) => logger.error({ err }, "error during shutdown"))
         .finally(() => {
-          process.off("SIGTERM", stop);
-          process.off("SIGINT", stop);
           clearTimeout(bound);
           logger.info("stopped");
-          resolveExit(0);
+          resolveExit(code);
         });
     };
-    process.on("SIGTERM", stop);
-    process.on("SIGINT", stop);
+    onStopRequest = stop;
+    if (stopRequest) {
+      stop();
+      return;
+    }
+    // The watcher only errors if its pipeline died: exit, and let systemd restart us.
+    running.results$.subscribe({ error: () => requestStop(undefined, 1) });
+    ready = true;
+    notifier.ready(statusLine(pool, running.lastResult));
+    logger.info({ agents: pool.size, version: pool.snapshot.version }, "ready");
     options.onReady?.({
       pool,
-      watcher,
+      watcher: running,
       statusAddress: status?.address,
       logger,
-      stop: () => stop(),
+      stop: () => requestStop(),
     });
   });
 }

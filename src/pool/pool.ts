@@ -148,8 +148,9 @@ export class AgentPool implements Iterable<[string, Agent]> {
   }
 
   /**
-   * Runs `fn`; all changes it makes publish one snapshot when it returns.
-   * If `fn` throws, the pool is put back as it was and nothing is published.
+   * Runs `fn`; all changes it makes publish one snapshot when it returns
+   * (none if the pool ends as it was). If `fn` throws, the pool is put back
+   * as it was and nothing is published.
    */
   batch<T>(fn: () => T, options: BatchOptions = {}): T {
     const outermost = this.#batchDepth === 0;
@@ -210,6 +211,17 @@ export class AgentPool implements Iterable<[string, Agent]> {
   #publish(cause: SnapshotCause): void {
     const next = new Map(this.#state.byAddr);
     const diff = diffAgents(this.#published, next);
+    if (
+      diff.added.length + diff.removed.length + diff.changed.length === 0 &&
+      sameOrder(this.#published, next)
+    ) {
+      // A batch that put back exactly what was there (a reload of the same
+      // agents) is not a change: nothing to publish.
+      this.#rollback = undefined;
+      this.#dirty = false;
+      this.#retire();
+      return;
+    }
     const snapshot = freezeSnapshot(
       this.#snapshot.version + 1,
       Array.from(next.values()),
@@ -256,4 +268,11 @@ export class AgentPool implements Iterable<[string, Agent]> {
       this.#emitting = false;
     }
   }
+}
+
+function sameOrder(a: ReadonlyMap<string, Agent>, b: ReadonlyMap<string, Agent>): boolean {
+  if (a.size !== b.size) return false;
+  const left = a.values();
+  for (const agent of b.values()) if (left.next().value !== agent) return false;
+  return true;
 }

@@ -26,7 +26,7 @@ export class FileSource {
   /** Paths whose events matter: the files, the links leading to them. */
   #relevant = new Set<string>();
   #dirs = new Set<string>();
-  #started = false;
+  #closed = false;
   #updating: Promise<void> = Promise.resolve();
 
   constructor(logger: Logger) {
@@ -64,8 +64,8 @@ export class FileSource {
   /**
    * Watches exactly these files (absolute paths), replacing the previous set.
    * A folder that does not exist yet is watched for from its nearest existing
-   * ancestor. When new folders come under watch, one event is emitted: a file
-   * may have changed before its watch was in place.
+   * ancestor. Whenever the set grows, one event follows once the watches are
+   * in place: a file may have changed before its watch was.
    */
   watchFiles(files: Iterable<string>): Promise<void> {
     const list = [...files];
@@ -89,18 +89,33 @@ export class FileSource {
       relevant.add(child);
       dirs.add(dir);
     }
+    if (this.#closed) return;
+    const grew = [...relevant].some((path) => !this.#relevant.has(path));
     this.#relevant = relevant;
     const added = [...dirs].filter((d) => !this.#dirs.has(d));
     const removed = [...this.#dirs].filter((d) => !dirs.has(d));
     this.#dirs = dirs;
     if (removed.length > 0) this.#watcher.unwatch(removed);
-    if (added.length === 0) return;
-    const ready = new Promise<void>((done) => this.#watcher.once("ready", () => done()));
-    this.#watcher.add(added);
-    // chokidar says "ready" once per add() batch; a bound keeps a slow scan from blocking.
-    await Promise.race([ready, new Promise((done) => setTimeout(done, 2_000).unref())]);
-    if (this.#started) this.#events.next({ path: [...relevant][0] ?? "", at: performance.now() });
-    this.#started = true;
+    if (added.length > 0) {
+      this.#watcher.add(added);
+      await this.#watching(added);
+    }
+    if (this.#closed || (!grew && added.length === 0)) return;
+    this.#events.next({ path: [...relevant][0] ?? "", at: performance.now() });
+  }
+
+  /**
+   * Resolves once chokidar lists these folders as watched (it registers a
+   * folder together with its fs.watch handle), or after a bound. chokidar's
+   * own "ready" fires only once per watcher, so it cannot tell.
+   */
+  async #watching(dirs: readonly string[]): Promise<void> {
+    const deadline = performance.now() + 1_000;
+    while (!this.#closed && performance.now() < deadline) {
+      const watched = this.#watcher.getWatched();
+      if (dirs.every((dir) => dir in watched)) return;
+      await new Promise((done) => setTimeout(done, 2));
+    }
   }
 
   #offer(path: string): void {
@@ -108,7 +123,10 @@ export class FileSource {
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#events.complete();
+    await this.#updating.catch(() => {});
     await this.#watcher.close();
   }
 }

@@ -10,11 +10,17 @@ import {
   type Subscription,
   tap,
 } from "rxjs";
-import type { ConfigError } from "../config/errors.js";
 import { prepareConfig } from "../config/load.js";
 import { createLogger, type Logger } from "../log.js";
 import type { AgentPool } from "../pool/pool.js";
-import { coalesce, prepareCandidate, skipUnchanged, swapInto, type Trigger } from "./pipeline.js";
+import {
+  type Candidate,
+  coalesce,
+  prepareCandidate,
+  skipUnchanged,
+  swapInto,
+  type Trigger,
+} from "./pipeline.js";
 import type { ReloadResult } from "./result.js";
 import { FileSource } from "./source.js";
 
@@ -39,7 +45,10 @@ export interface WatchConfigOptions {
 export const DEFAULT_DEBOUNCE_MS = 20;
 
 export interface ConfigWatcher {
-  /** The first load's result; rejects with its `ConfigError` when the first load fails. */
+  /**
+   * The first load's result; rejects with its `ConfigError` when the first
+   * load fails (or with an Error if the watcher is closed before).
+   */
   readonly ready: Promise<ReloadResult>;
   /** One result per attempt; a new subscriber first gets the latest one. */
   readonly results$: Observable<ReloadResult>;
@@ -70,71 +79,91 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
   const forced$ = new Subject<Trigger>();
   const results = new ReplaySubject<ReloadResult>(1);
   let lastResult: ReloadResult | undefined;
-  let lastGoodInputs: readonly string[] = [];
   let closed = false;
 
+  let settled = false;
   let settleReady!: (result: ReloadResult) => void;
-  let failReady!: (error: ConfigError) => void;
+  let failReady!: (error: Error) => void;
   const ready = new Promise<ReloadResult>((resolveReady, rejectReady) => {
-    settleReady = resolveReady;
-    failReady = rejectReady;
+    settleReady = (result) => {
+      settled = true;
+      resolveReady(result);
+    };
+    failReady = (error) => {
+      settled = true;
+      rejectReady(error);
+    };
   });
   // A caller that never awaits `ready` must not see an unhandled rejection.
   ready.catch(() => {});
 
+  // A hook that throws must not stop the pipeline.
+  const hook = <A extends unknown[]>(
+    name: string,
+    fn: ((...args: A) => void) | undefined,
+    ...args: A
+  ) => {
+    try {
+      fn?.(...args);
+    } catch (err) {
+      logger.error({ err }, `${name} hook threw`);
+    }
+  };
+
   const prepare = (signal: AbortSignal) => {
-    options.onAttemptStart?.();
+    hook("onAttemptStart", options.onAttemptStart);
     return prepareConfig(configPath, {
       ...(options.certsDir ? { certsDir: options.certsDir } : {}),
       signal,
     });
   };
 
-  const fileTriggers$ = files.events$.pipe(
-    map((event): Trigger => ({ kind: "file", at: event.at })),
-  );
-  const triggers$ = concat(
-    of<Trigger>({ kind: "initial", at: performance.now() }),
-    merge(fileTriggers$, forced$).pipe(coalesce(debounceMs)),
-  );
-
-  const watchInputs = (result: ReloadResult, inputs: readonly string[]) => {
-    if (result.ok) lastGoodInputs = inputs;
-    // Also watch what a rejected file points at, so creating a missing TLS file is noticed.
-    void files
-      .watchFiles([absolutePath, ...lastGoodInputs, ...inputs])
+  // Watch what each candidate read (or tried to read): a TLS file it points
+  // at, a missing file or folder that may appear later.
+  const watchInputsOf = (candidate: Candidate) => {
+    const inputs = candidate.ok ? [...candidate.config.inputs.keys()] : candidate.error.inputs;
+    files
+      .watchFiles([absolutePath, ...inputs])
       .catch((err: unknown) => logger.warn({ err }, "could not watch the config's files"));
   };
 
-  let inputsOfLastCandidate: readonly string[] = [];
+  const triggers$ = concat(
+    of<Trigger>({ kind: "initial", at: performance.now() }),
+    merge(
+      files.events$.pipe(map((event): Trigger => ({ kind: "file", at: event.at }))),
+      forced$,
+    ).pipe(coalesce(debounceMs)),
+  );
+
   const subscription: Subscription = triggers$
     .pipe(
       prepareCandidate(prepare),
-      tap((candidate) => {
-        inputsOfLastCandidate = candidate.ok
-          ? [...candidate.config.inputs.keys()]
-          : candidate.error.inputs;
-      }),
-      skipUnchanged(() => options.onAttemptEnd?.(undefined)),
+      tap(watchInputsOf),
+      skipUnchanged(() => hook("onAttemptEnd", options.onAttemptEnd, undefined)),
       swapInto(pool),
       tap((result) => logResult(logger, result)),
     )
     .subscribe({
       next: (result) => {
         lastResult = result;
-        watchInputs(result, inputsOfLastCandidate);
-        options.onAttemptEnd?.(result);
+        hook("onAttemptEnd", options.onAttemptEnd, result);
         results.next(result);
-        if (result.cause === "initial") {
+        if (!settled) {
           if (result.ok) settleReady(result);
           else failReady(result.error);
         }
       },
-      error: (err: unknown) => logger.error({ err }, "reload pipeline stopped"),
+      // Not expected: every step turns failures into values. If it happens,
+      // the watcher is dead and says so instead of pretending to watch.
+      error: (err: unknown) => {
+        logger.fatal({ err }, "reload pipeline stopped");
+        if (!settled) failReady(err instanceof Error ? err : new Error(String(err)));
+        results.error(err);
+      },
     });
 
   // Watch the config file from the start, so an edit during the first load is not missed.
-  void files
+  files
     .watchFiles([absolutePath])
     .catch((err: unknown) => logger.warn({ err }, "could not watch the config file"));
 
@@ -151,6 +180,7 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
       if (closed) return;
       closed = true;
       subscription.unsubscribe();
+      if (!settled) failReady(new Error("the config watcher was closed before the first load"));
       forced$.complete();
       results.complete();
       await files.close();

@@ -26,7 +26,7 @@ function swap(pool: AgentPool, configs: readonly AgentConfig[]): number {
 export async function run(options: BenchOptions): Promise<MeasureResult> {
   const size = options.quick ? 1_000 : 10_000;
   const warmup = options.quick ? 3 : 10;
-  const swaps = options.quick ? 20 : 200;
+  const swaps = options.quick ? 20 : 150;
   const pki = await createTestPki();
   const figures: Figure[] = [];
 
