@@ -95,10 +95,16 @@ export function createNotifier(
     viaTool = viaTool.then(
       () =>
         new Promise<void>((done) => {
-          execFile("systemd-notify", [`--pid=${process.pid}`, ...lines], (err) => {
-            if (err) warnOnce(err, "systemd-notify");
-            done();
-          });
+          const toolEnv = { ...process.env, NOTIFY_SOCKET: socketPath };
+          execFile(
+            "systemd-notify",
+            [`--pid=${process.pid}`, ...lines],
+            { env: toolEnv },
+            (err) => {
+              if (err) warnOnce(err, "systemd-notify");
+              done();
+            },
+          );
         }),
     );
   };

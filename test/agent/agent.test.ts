@@ -1,4 +1,4 @@
-import { fetch, request } from "undici";
+import { buildConnector, fetch, Pool, request } from "undici";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Agent, AgentError, DOCKER_HOST } from "../../src/index.js";
 import {
@@ -260,5 +260,60 @@ describe("Agent configuration", () => {
       keyBody(pki.client.key).slice(0, 40),
     );
     expect(Object.isFrozen(agent)).toBe(true);
+  });
+});
+
+describe("Agent edge cases", () => {
+  it("request() honours a signal while the TLS handshake hangs", async () => {
+    const server = await serve({ stallHandshake: true });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const started = Date.now();
+    const error = await agentFor(server)
+      .request("GET", "/info", { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect((error as AgentError).code).toBe("ERR_AGENT_ABORTED");
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("request() honours timeoutMs while the TLS handshake hangs", async () => {
+    const server = await serve({ stallHandshake: true });
+    const error = await agentFor(server)
+      .request("GET", "/info", { timeoutMs: 100 })
+      .catch((e: unknown) => e);
+    expect((error as AgentError).code).toBe("ERR_AGENT_TIMEOUT");
+  });
+
+  it("a closed agent that was never used opens no connection", async () => {
+    const server = await serve();
+    const agent = agentFor(server);
+    await agent.close();
+    const error = await request(`${DOCKER_HOST}/version`, { dispatcher: agent.httpClient() }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect(server.handshakes).toBe(0);
+  });
+
+  it("the agent server refuses a client without a certificate", async () => {
+    const server = await serve();
+    const bare = new Pool(DOCKER_HOST, {
+      connect: (opts, cb) =>
+        buildConnector({ ca: pki.ca.cert, servername: "godoxy.agent" })(
+          {
+            ...opts,
+            hostname: "127.0.0.1",
+            host: `127.0.0.1:${server.port}`,
+            port: String(server.port),
+          },
+          cb,
+        ),
+    });
+    open.push(bare);
+    const error = await request(`${DOCKER_HOST}/version`, { dispatcher: bare }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect(server.requests).toBe(0);
   });
 });

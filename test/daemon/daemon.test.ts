@@ -58,9 +58,10 @@ describe("agentpool run", () => {
     expect(edit).toMatchObject({ agents: 2, added: 1, removed: 0, changed: 0 });
     expect(typeof edit.durationMs).toBe("number");
 
+    // No byte changed: an attempt that is logged but publishes no new snapshot.
     daemon.child.kill("SIGHUP");
     await daemon.waitForLog(
-      (l) => loaded(l) && l.cause === "reload" && l.added === 0 && l.version === 3,
+      (l) => loaded(l) && l.cause === "reload" && l.added === 0 && l.version === 2,
     );
 
     const started = Date.now();
@@ -116,6 +117,29 @@ describe("agentpool run", () => {
       daemon.logs.some((l) => typeof l.msg === "string" && l.msg.includes("no default export")),
     ).toBe(true);
     expect(daemon.child.exitCode).toBeNull();
+  });
+});
+
+describe("agentpool run, start-up edge cases", () => {
+  it("exits 0 on SIGTERM while still starting up", async () => {
+    const slow = join(ws.dir, "slow.mjs");
+    await writeFile(
+      slow,
+      "await new Promise((r) => setTimeout(r, 3000));\nexport default function () {}\n",
+    );
+    await writeFile(ws.configPath, ws.yaml(A));
+    daemon = startDaemon(["run", "-c", ws.configPath, "--listen", "off", "--module", slow]);
+    await sleep(600);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expect(daemon.logs.some((l) => l.msg === "ready")).toBe(false);
+  });
+
+  it("treats an empty AGENTPOOL_CONFIG as unset", async () => {
+    daemon = startDaemon(["run", "--listen", "off"], { AGENTPOOL_CONFIG: "" }, ws.dir);
+    // The default, config/config.yml, is relative to the working directory; here it does not exist.
+    expect(await daemon.exited).toBe(1);
+    expect(daemon.stderr()).toMatch(/config\/config\.yml/);
   });
 });
 

@@ -104,6 +104,10 @@ describe("AgentPool", () => {
     pool.add(cfg("a:1"));
     pool.remove(cfg("zz:1"));
     pool.batch(() => {});
+    pool.batch(() => {
+      pool.removeAll();
+      pool.add(cfg("a:1"));
+    });
     newPool().removeAll();
     expect(seen).toHaveLength(1);
   });
@@ -186,11 +190,22 @@ describe("AgentPool", () => {
     expect(pool.snapshot.version).toBe(0);
   });
 
-  it("never leaks the private key into a snapshot", () => {
+  it("never leaks the private key into a snapshot", async () => {
+    const { inspect } = await import("node:util");
     const pool = newPool();
     pool.add(cfg("a:1"));
     const body = pki.client.key.split("\n")[1] as string;
     expect(JSON.stringify(pool.snapshot)).not.toContain(body);
+    // Walk every own property, enumerable or not, of the snapshot and its agents.
+    const seen = new Set<unknown>();
+    const walk = (value: unknown): void => {
+      if (typeof value === "string") expect(value).not.toContain(body);
+      if (value === null || typeof value !== "object" || seen.has(value)) return;
+      seen.add(value);
+      for (const key of Reflect.ownKeys(value)) walk((value as Record<PropertyKey, unknown>)[key]);
+    };
+    walk(pool.snapshot);
+    expect(inspect(pool.snapshot, { depth: 10, showHidden: true })).not.toContain(body);
   });
 
   it("delivers snapshots in order when a subscriber changes the pool", () => {

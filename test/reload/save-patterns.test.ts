@@ -223,15 +223,73 @@ describe("reload on every way of saving config.yml", () => {
     await rename(join(ws.dir, "tls", "next", "ca.pem"), join(ws.dir, "tls", "main", "ca.pem"));
     await waitFor(() => pool.get("10.0.0.1:8890") !== before, 10_000, "the rotated agent");
     await sleep(150);
-    expect(snapshots.at(-1)?.changed).toEqual(["10.0.0.1:8890"]);
+    expect(snapshots.length).toBeGreaterThan(0);
+    for (const s of snapshots)
+      expect([s.added, s.removed, s.changed]).toEqual([[], [], ["10.0.0.1:8890"]]);
     expect(pool.snapshot.agents).toHaveLength(1);
   });
 
-  it("SIGHUP-style forced reload publishes even when no byte changed", async () => {
+  it("a forced reload (SIGHUP) is an attempt even when no byte changed, and publishes nothing new", async () => {
     await start();
+    const version = pool.snapshot.version;
     watcher?.reload();
     await waitFor(() => results.length === 1, 10_000, "the forced attempt");
-    expect(results[0]?.ok).toBe(true);
+    expect(results[0]).toMatchObject({ ok: true, version, added: [], removed: [], changed: [] });
+    expect(snapshots).toHaveLength(0);
+  });
+
+  it("an edit made right after start-up is not lost", async () => {
+    await writeFile(ws.configPath, ws.yaml(A, "initial"));
+    watcher = watchConfig(pool, { configPath: ws.configPath });
+    await sleep(3);
+    await writeFile(ws.configPath, ws.yaml(AB, "early edit"));
+    await waitFor(
+      () => JSON.stringify(names()) === JSON.stringify(["alpha", "beta"]),
+      10_000,
+      "the early edit",
+    );
+  });
+
+  it("the config's folder deleted and created again", async () => {
+    const folder = join(ws.dir, "etc");
+    const configPath = join(folder, "config.yml");
+    await mkdir(folder);
+    await writeFile(configPath, ws.yaml(A, "v1").replaceAll("tls/", `${ws.dir}/tls/`));
+    watcher = watchConfig(pool, { configPath });
+    await watcher.ready;
+    pool.snapshots$.subscribe((s) => snapshots.push(s));
+    snapshots.length = 0;
+    await sleep(150);
+    await rm(folder, { recursive: true });
+    await sleep(150);
+    expect(names()).toEqual(["alpha"]);
+    await mkdir(folder);
+    await writeFile(configPath, ws.yaml(AB, "v2").replaceAll("tls/", `${ws.dir}/tls/`));
+    await expectOneSnapshotWith(["alpha", "beta"]);
+  });
+
+  it("a hook that throws does not stop later reloads", async () => {
+    await writeFile(ws.configPath, ws.yaml(A));
+    watcher = watchConfig(pool, {
+      configPath: ws.configPath,
+      onAttemptStart: () => {
+        throw new Error("hook exploded");
+      },
+      onAttemptEnd: () => {
+        throw new Error("hook exploded too");
+      },
+    });
+    await watcher.ready;
+    await sleep(100);
+    await writeFile(ws.configPath, ws.yaml(AB, "after the hooks threw"));
+    await waitFor(() => pool.size === 2, 10_000, "the reload");
+  });
+
+  it("closing before the first load rejects ready", async () => {
+    await writeFile(ws.configPath, ws.yaml(A));
+    const early = watchConfig(pool, { configPath: ws.configPath });
+    await early.close();
+    await expect(early.ready).rejects.toThrow(/closed before the first load/);
   });
 });
 

@@ -18,9 +18,14 @@ export interface DaemonProcess {
   stop(): Promise<number | string>;
 }
 
-export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
+export function startDaemon(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd?: string,
+): DaemonProcess {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, ...env },
+    ...(cwd ? { cwd } : {}),
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Array<Record<string, unknown>> = [];
