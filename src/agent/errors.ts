@@ -14,10 +14,21 @@ export class AgentError extends Error {
   override readonly name = "AgentError";
   readonly code: AgentErrorCode;
   readonly addr: string;
+  /** For `ERR_AGENT_TLS`: which part of the TLS material is at fault. */
+  readonly part: "ca" | "cert" | "key" | undefined;
 
-  constructor(code: AgentErrorCode, addr: string, message: string, options?: { cause?: unknown }) {
-    super(`agent ${addr}: ${message}`, options);
+  constructor(
+    code: AgentErrorCode,
+    addr: string,
+    message: string,
+    options: { cause?: unknown; part?: "ca" | "cert" | "key" } = {},
+  ) {
+    super(
+      `agent ${addr}: ${message}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
     this.addr = addr;
+    this.part = options.part;
   }
 }

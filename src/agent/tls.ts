@@ -18,6 +18,8 @@ export interface VerifiedTls {
   readonly caNotAfter: Date;
 }
 
+export type TlsPart = "ca" | "cert" | "key";
+
 /** Names used in messages for each part, e.g. the `*_file` it came from. */
 export interface TlsLabels {
   ca: string;
@@ -49,32 +51,36 @@ export function verifyTls(
   const cached = verifiedCache.get(tls);
   if (cached) return cached;
 
-  const fail = (label: string, what: string, cause?: unknown): never => {
-    throw new AgentError("ERR_AGENT_TLS", addr, `${label}: ${what}`, { cause });
+  const fail = (part: TlsPart | undefined, what: string, cause?: unknown): never => {
+    const label = part ? labels[part] : "tls";
+    throw new AgentError("ERR_AGENT_TLS", addr, `${label}: ${what}`, {
+      cause,
+      ...(part ? { part } : {}),
+    });
   };
   if (typeof tls?.ca !== "string" || typeof tls.cert !== "string" || typeof tls.key !== "string") {
-    fail("tls", "ca, cert and key must be PEM text");
+    fail(undefined, "ca, cert and key must be PEM text");
   }
 
   let cas: X509Certificate[] = [];
   try {
     cas = parseCertificates(tls.ca);
   } catch (err) {
-    fail(labels.ca, "CA certificate does not parse", err);
+    fail("ca", "CA certificate does not parse", err);
   }
-  if (cas.length === 0) fail(labels.ca, "no PEM certificate found");
+  if (cas.length === 0) fail("ca", "no PEM certificate found");
 
   let cert: X509Certificate | undefined;
   try {
     const [first] = parseCertificates(tls.cert);
     cert = first;
   } catch (err) {
-    fail(labels.cert, "certificate does not parse", err);
+    fail("cert", "certificate does not parse", err);
   }
-  if (!cert) return fail(labels.cert, "no PEM certificate found");
+  if (!cert) return fail("cert", "no PEM certificate found");
 
   if (!tls.key.includes("-----BEGIN") || !tls.key.includes("PRIVATE KEY-----")) {
-    fail(labels.key, "no PEM private key found");
+    fail("key", "no PEM private key found");
   }
   let matches = false;
   try {
@@ -82,12 +88,12 @@ export function verifyTls(
   } catch (err) {
     // Node's message says only which decoder failed; it never echoes the key.
     fail(
-      labels.key,
+      "key",
       "private key does not parse",
       err instanceof Error ? new Error(err.message) : undefined,
     );
   }
-  if (!matches) fail(labels.key, `private key does not match the certificate in ${labels.cert}`);
+  if (!matches) fail("key", `private key does not match the certificate in ${labels.cert}`);
 
   const fingerprint = createHash("sha256")
     .update(tls.ca)

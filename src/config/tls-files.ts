@@ -344,7 +344,9 @@ function tlsErrorProblem(err: AgentError, addr: string, labels: TlsLabels): TlsP
   const prefix = `agent ${addr}: `;
   const message = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
   const part =
-    (["key", "cert", "ca"] as const).find((p) => message.startsWith(`${labels[p]}: `)) ?? "cert";
+    err.part ??
+    (["key", "cert", "ca"] as const).find((p) => message.startsWith(`${labels[p]}: `)) ??
+    "cert";
   return { part, message };
 }
 

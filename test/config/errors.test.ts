@@ -281,6 +281,15 @@ const badInputs: BadInput[] = [
     words: ['{config}/tls/notes.txt: not a PEM file (no "-----BEGIN" line)'],
   },
   {
+    // Regression: with one file named twice, the problem was reported at key_file.
+    name: "cert_file and key_file naming the same key-only file",
+    yaml: OBJECT_AGENT.replace("tls/cert.pem", "tls/key.pem"),
+    code: "ERR_CONFIG_INVALID",
+    at: "6:20",
+    path: "providers.agents[0].tls.cert_file",
+    words: ["{config}/tls/key.pem: no PEM certificate found"],
+  },
+  {
     name: "key of another certificate",
     yaml: OBJECT_AGENT.replace("tls/key.pem", "tls/other-key.pem"),
     setup: async (dir) => void (await dir.write("config/tls/other-key.pem", pki.otherKey)),
