@@ -1,21 +1,8 @@
-import {
-  type Alias,
-  type Document,
-  isAlias,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node,
-  type Pair,
-  parseDocument,
-  type Scalar,
-  visit,
-  type YAMLError,
-  type YAMLMap,
-} from "yaml";
+import type { Alias, Document, Node, Pair, Scalar, YAMLError, YAMLMap } from "yaml";
 import { formatPath, type PathSegment, quote } from "./path.js";
+import { yaml } from "./yaml-lib.js";
+
+const { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } = yaml;
 
 /** 1-based line and column in the config file. */
 export interface SourcePosition {

@@ -17,7 +17,7 @@ Run options:
       --listen ADDR        status endpoint: HOST:PORT, a unix socket path, or off
                            (env AGENTPOOL_LISTEN; default 127.0.0.1:9410)
       --certs-dir DIR      where <addr>.zip bundles live (default: ../certs from the config's folder)
-      --debounce MS        quiet time after a file event before reloading (default 20)
+      --debounce MS        quiet time after a file event before reloading (default 10)
       --log-level LEVEL    fatal, error, warn, info, debug, trace or silent (default info)
       --module FILE        an ES module whose default export gets { pool, logger, signal }; repeatable
   -h, --help               this text

@@ -7,7 +7,7 @@ import {
   connectionOf,
   fingerprintOf,
 } from "../agent/agent.js";
-import { agentAddrFromDockerHost, isDockerHostAgent } from "../agent/protocol.js";
+import { isDockerHostAgent } from "../agent/protocol.js";
 import { verifyTls } from "../agent/tls.js";
 import { diffAgents, freezeSnapshot, type PoolSnapshot, type SnapshotCause } from "./snapshot.js";
 
@@ -25,8 +25,12 @@ export interface BatchOptions {
 
 interface State {
   byAddr: Map<string, Agent>;
+  /** Keyed by `agent://addr`, so that form costs no string slicing per lookup. */
+  byDockerHost: Map<string, Agent>;
   byName: Map<string, Agent[]>;
 }
+
+const emptyState = (): State => ({ byAddr: new Map(), byDockerHost: new Map(), byName: new Map() });
 
 /**
  * The pool of agents: the one mutable object. Every change publishes a frozen
@@ -40,7 +44,7 @@ interface State {
  */
 export class AgentPool implements Iterable<[string, Agent]> {
   readonly #options: Readonly<AgentPoolOptions>;
-  #state: State = { byAddr: new Map(), byName: new Map() };
+  #state: State = emptyState();
   /** The agents of the last published snapshot, by addr. */
   #published: Map<string, Agent> = new Map();
   #snapshot: PoolSnapshot;
@@ -83,6 +87,7 @@ export class AgentPool implements Iterable<[string, Agent]> {
     const agent = this.#build(config);
     this.#mutate(() => {
       this.#state.byAddr.set(agent.addr, agent);
+      this.#state.byDockerHost.set(agent.dockerHost, agent);
       const sameName = this.#state.byName.get(agent.name);
       if (sameName) sameName.push(agent);
       else this.#state.byName.set(agent.name, [agent]);
@@ -99,6 +104,7 @@ export class AgentPool implements Iterable<[string, Agent]> {
     if (!agent) return;
     this.#mutate(() => {
       this.#state.byAddr.delete(agent.addr);
+      this.#state.byDockerHost.delete(agent.dockerHost);
       const sameName = this.#state.byName.get(agent.name) ?? [];
       const rest = sameName.filter((a) => a !== agent);
       if (rest.length > 0) this.#state.byName.set(agent.name, rest);
@@ -109,16 +115,15 @@ export class AgentPool implements Iterable<[string, Agent]> {
   removeAll(): void {
     if (this.#state.byAddr.size === 0) return;
     this.#mutate(() => {
-      this.#state = { byAddr: new Map(), byName: new Map() };
+      this.#state = emptyState();
     });
   }
 
   /** By addr, or by fake docker host `agent://addr`. */
   get(addrOrDockerHost: string): Agent | undefined {
-    const addr = isDockerHostAgent(addrOrDockerHost)
-      ? agentAddrFromDockerHost(addrOrDockerHost)
-      : addrOrDockerHost;
-    return this.#state.byAddr.get(addr);
+    return isDockerHostAgent(addrOrDockerHost)
+      ? this.#state.byDockerHost.get(addrOrDockerHost)
+      : this.#state.byAddr.get(addrOrDockerHost);
   }
 
   /** By name, through an index. An unnamed agent's name is its addr. */
@@ -193,6 +198,7 @@ export class AgentPool implements Iterable<[string, Agent]> {
     if (this.#batchDepth > 0 && !this.#rollback) {
       this.#rollback = {
         byAddr: new Map(this.#state.byAddr),
+        byDockerHost: new Map(this.#state.byDockerHost),
         byName: new Map(Array.from(this.#state.byName, ([name, agents]) => [name, agents.slice()])),
       };
     }

@@ -29,7 +29,7 @@ export interface WatchConfigOptions {
   configPath: string;
   /** Where GoDoxy-style `host:port` agents' `<addr>.zip` bundles live. Default `../certs` from the config's directory. */
   certsDir?: string;
-  /** Quiet time after the last file event before a reload starts. Default 20 ms. */
+  /** Quiet time after the last file event before a reload starts. Default 10 ms. */
   debounceMs?: number;
   /** Default: a silent logger. */
   logger?: Logger;
@@ -42,7 +42,7 @@ export interface WatchConfigOptions {
 }
 
 /** Smallest debounce that still merges the write pairs editors make (truncate + write, unlink + create). */
-export const DEFAULT_DEBOUNCE_MS = 20;
+export const DEFAULT_DEBOUNCE_MS = 10;
 
 export interface ConfigWatcher {
   /**

@@ -1,8 +1,11 @@
 /**
  * `npm run bench`: runs every measure of issue 6, each in a process of its
- * own, and writes bench-results/latest.md and bench-results/latest.json.
+ * own, and writes bench-results/latest.md and bench-results/latest.json
+ * (with --quick, a smoke run with small counts: bench-results/quick.*).
  *
- *     node dist-bench/test/bench/run.js [--quick] [--only lookups,commit,...]
+ *     node dist-bench/test/bench/run.js [--quick] [--only=lookups,commit,...]
+ *
+ * Measures: lookups, reload, commit, connections, throughput, memory, startup, idle.
  *
  * Timings never fail the bench: it exits 0 whatever the figures, and non-zero
  * only when a measure itself broke.
@@ -163,13 +166,15 @@ async function main(argv: string[]): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   await mkdir(RESULTS_DIR, { recursive: true });
   const markdown = renderMarkdown(host, results, failures, quick, seconds);
-  await writeFile(join(RESULTS_DIR, "latest.md"), markdown);
+  // A smoke run never overwrites the figures of the last full run.
+  const base = quick ? "quick" : "latest";
+  await writeFile(join(RESULTS_DIR, `${base}.md`), markdown);
   await writeFile(
-    join(RESULTS_DIR, "latest.json"),
+    join(RESULTS_DIR, `${base}.json`),
     `${JSON.stringify({ machine: host, quick, seconds, results, failures }, null, 2)}\n`,
   );
   process.stdout.write(markdown);
-  process.stderr.write(`bench: wrote ${RESULTS_DIR}latest.md and latest.json\n`);
+  process.stderr.write(`bench: wrote ${RESULTS_DIR}${base}.md and ${base}.json\n`);
   return failures.length > 0 ? 1 : 0;
 }
 

@@ -266,7 +266,9 @@ describe("no partial view (property)", () => {
         pool.snapshots$.subscribe((s) => {
           const fromSnapshot = s.agents.map((a) => a.addr);
           const fromList = pool.list().map((a) => a.addr);
-          const fromGet = addrs.filter((a) => pool.get(a) !== undefined);
+          const fromGet = addrs.filter(
+            (a) => pool.get(a) !== undefined && pool.get(`agent://${a}`) === pool.get(a),
+          );
           if (JSON.stringify(fromSnapshot) !== JSON.stringify(expected)) {
             violations.push(`snapshot ${fromSnapshot} expected ${expected}`);
           }
