@@ -266,9 +266,10 @@ describe("no partial view (property)", () => {
         pool.snapshots$.subscribe((s) => {
           const fromSnapshot = s.agents.map((a) => a.addr);
           const fromList = pool.list().map((a) => a.addr);
-          const fromGet = addrs.filter(
-            (a) => pool.get(a) !== undefined && pool.get(`agent://${a}`) === pool.get(a),
-          );
+          const fromGet = addrs.filter((a) => pool.get(a) !== undefined);
+          const viaDockerHost = addrs.filter((a) => pool.get(`agent://${a}`) !== undefined);
+          if (addrs.some((a) => pool.get(`agent://${a}`) !== pool.get(a)))
+            violations.push("agent:// lookup");
           if (JSON.stringify(fromSnapshot) !== JSON.stringify(expected)) {
             violations.push(`snapshot ${fromSnapshot} expected ${expected}`);
           }
@@ -276,6 +277,8 @@ describe("no partial view (property)", () => {
             violations.push(`list ${fromList}`);
           if (JSON.stringify(fromGet) !== JSON.stringify([...expected].sort()))
             violations.push(`get ${fromGet}`);
+          if (JSON.stringify(viaDockerHost) !== JSON.stringify(fromGet))
+            violations.push(`agent:// ${viaDockerHost}`);
         });
         const apply = (o: Op) => {
           if (o.kind === "add") pool.add(cfg(o.addr));
