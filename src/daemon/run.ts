@@ -77,6 +77,15 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   const stopRequested = new Promise<void>((resolve) => {
     onStopRequest = resolve;
   });
+  logger.info(
+    {
+      configPath: options.configPath,
+      listen: options.listen,
+      modules: options.modules.length,
+      node: process.version,
+    },
+    "starting",
+  );
 
   const pool = new AgentPool({
     onCloseError: (err, addr) =>

@@ -129,7 +129,8 @@ describe("agentpool run, start-up edge cases", () => {
     );
     await writeFile(ws.configPath, ws.yaml(A));
     daemon = startDaemon(["run", "-c", ws.configPath, "--listen", "off", "--module", slow]);
-    await sleep(600);
+    await daemon.waitForLog((l) => l.msg === "starting");
+    await sleep(100);
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
     expect(daemon.logs.some((l) => l.msg === "ready")).toBe(false);
