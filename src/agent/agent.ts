@@ -77,8 +77,11 @@ export class Agent {
    * certificate or key does not parse or does not match.
    */
   constructor(config: AgentConfig, options: AgentOptions = {}, reuse?: Connection) {
-    const parsed = typeof config?.addr === "string" ? parseAddr(config.addr) : undefined;
-    if (!parsed) {
+    // A reused connection was made for this very addr: it needs no parsing again.
+    const parsed = reuse
+      ? undefined
+      : parseAddr(typeof config?.addr === "string" ? config.addr : "");
+    if (!reuse && !parsed) {
       throw new AgentError(
         "ERR_AGENT_CONFIG",
         String(config?.addr),
@@ -92,7 +95,7 @@ export class Agent {
     this.#fingerprint = verified.fingerprint;
     this.#connection =
       reuse ??
-      new Connection(parsed.host, parsed.port, config.tls, {
+      new Connection(parsed?.host ?? "", parsed?.port ?? 0, config.tls, {
         connections: options.connections ?? DEFAULTS.connections,
         connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
         closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,

@@ -7,7 +7,6 @@ import {
   connectionOf,
   fingerprintOf,
 } from "../agent/agent.js";
-import { isDockerHostAgent } from "../agent/protocol.js";
 import { verifyTls } from "../agent/tls.js";
 import { diffAgents, freezeSnapshot, type PoolSnapshot, type SnapshotCause } from "./snapshot.js";
 
@@ -27,10 +26,25 @@ interface State {
   byAddr: Map<string, Agent>;
   /** Keyed by `agent://addr`, so that form costs no string slicing per lookup. */
   byDockerHost: Map<string, Agent>;
-  byName: Map<string, Agent[]>;
+  /** The first agent added under each name. */
+  byName: Map<string, Agent>;
+  /** Later agents that share a name already taken (rare: the loader refuses them). */
+  sameName: Map<string, Agent[]>;
 }
 
-const emptyState = (): State => ({ byAddr: new Map(), byDockerHost: new Map(), byName: new Map() });
+const emptyState = (): State => ({
+  byAddr: new Map(),
+  byDockerHost: new Map(),
+  byName: new Map(),
+  sameName: new Map(),
+});
+
+const copyState = (state: State): State => ({
+  byAddr: new Map(state.byAddr),
+  byDockerHost: new Map(state.byDockerHost),
+  byName: new Map(state.byName),
+  sameName: new Map(Array.from(state.sameName, ([name, agents]) => [name, agents.slice()])),
+});
 
 /**
  * The pool of agents: the one mutable object. Every change publishes a frozen
@@ -85,13 +99,13 @@ export class AgentPool implements Iterable<[string, Agent]> {
   add(config: AgentConfig): boolean {
     if (this.#state.byAddr.has(config?.addr)) return false;
     const agent = this.#build(config);
-    this.#mutate(() => {
-      this.#state.byAddr.set(agent.addr, agent);
-      this.#state.byDockerHost.set(agent.dockerHost, agent);
-      const sameName = this.#state.byName.get(agent.name);
-      if (sameName) sameName.push(agent);
-      else this.#state.byName.set(agent.name, [agent]);
-    });
+    this.#beforeChange(false);
+    const state = this.#state;
+    state.byAddr.set(agent.addr, agent);
+    state.byDockerHost.set(agent.dockerHost, agent);
+    if (!state.byName.has(agent.name)) state.byName.set(agent.name, agent);
+    else state.sameName.set(agent.name, [...(state.sameName.get(agent.name) ?? []), agent]);
+    this.#afterChange();
     return true;
   }
 
@@ -102,33 +116,39 @@ export class AgentPool implements Iterable<[string, Agent]> {
   remove(config: Pick<AgentConfig, "addr">): void {
     const agent = this.#state.byAddr.get(config.addr);
     if (!agent) return;
-    this.#mutate(() => {
-      this.#state.byAddr.delete(agent.addr);
-      this.#state.byDockerHost.delete(agent.dockerHost);
-      const sameName = this.#state.byName.get(agent.name) ?? [];
-      const rest = sameName.filter((a) => a !== agent);
-      if (rest.length > 0) this.#state.byName.set(agent.name, rest);
-      else this.#state.byName.delete(agent.name);
-    });
+    this.#beforeChange(false);
+    const state = this.#state;
+    state.byAddr.delete(agent.addr);
+    state.byDockerHost.delete(agent.dockerHost);
+    const others = state.sameName.get(agent.name) ?? [];
+    const rest =
+      state.byName.get(agent.name) === agent ? others.slice(1) : others.filter((a) => a !== agent);
+    if (state.byName.get(agent.name) === agent) {
+      if (others[0]) state.byName.set(agent.name, others[0]);
+      else state.byName.delete(agent.name);
+    }
+    if (rest.length > 0) state.sameName.set(agent.name, rest);
+    else state.sameName.delete(agent.name);
+    this.#afterChange();
   }
 
   removeAll(): void {
     if (this.#state.byAddr.size === 0) return;
-    this.#mutate(() => {
-      this.#state = emptyState();
-    });
+    this.#beforeChange(true);
+    this.#state = emptyState();
+    this.#afterChange();
   }
 
   /** By addr, or by fake docker host `agent://addr`. */
   get(addrOrDockerHost: string): Agent | undefined {
-    return isDockerHostAgent(addrOrDockerHost)
-      ? this.#state.byDockerHost.get(addrOrDockerHost)
-      : this.#state.byAddr.get(addrOrDockerHost);
+    // Two hash lookups beat a prefix test: an addr never starts with agent://.
+    const state = this.#state;
+    return state.byAddr.get(addrOrDockerHost) ?? state.byDockerHost.get(addrOrDockerHost);
   }
 
   /** By name, through an index. An unnamed agent's name is its addr. */
   getAgent(name: string): Agent | undefined {
-    return this.#state.byName.get(name)?.[0];
+    return this.#state.byName.get(name);
   }
 
   /** A new array each call, in insertion order. */
@@ -194,15 +214,18 @@ export class AgentPool implements Iterable<[string, Agent]> {
     return agent;
   }
 
-  #mutate(change: () => void): void {
+  /**
+   * Inside a batch, keeps what the pool was before its first change, so a
+   * throwing batch can be undone. A change that replaces the state object
+   * (removeAll) leaves the old one intact, so nothing needs copying.
+   */
+  #beforeChange(replacesState: boolean): void {
     if (this.#batchDepth > 0 && !this.#rollback) {
-      this.#rollback = {
-        byAddr: new Map(this.#state.byAddr),
-        byDockerHost: new Map(this.#state.byDockerHost),
-        byName: new Map(Array.from(this.#state.byName, ([name, agents]) => [name, agents.slice()])),
-      };
+      this.#rollback = replacesState ? this.#state : copyState(this.#state);
     }
-    change();
+  }
+
+  #afterChange(): void {
     this.#dirty = true;
     if (this.#batchDepth === 0) this.#publish("api");
   }
@@ -215,11 +238,11 @@ export class AgentPool implements Iterable<[string, Agent]> {
   }
 
   #publish(cause: SnapshotCause): void {
-    const next = new Map(this.#state.byAddr);
-    const diff = diffAgents(this.#published, next);
+    const current = this.#state.byAddr;
+    const diff = diffAgents(this.#published, current);
     if (
       diff.added.length + diff.removed.length + diff.changed.length === 0 &&
-      sameOrder(this.#published, next)
+      sameOrder(this.#published, current)
     ) {
       // A batch that put back exactly what was there (a reload of the same
       // agents) is not a change: nothing to publish.
@@ -228,6 +251,8 @@ export class AgentPool implements Iterable<[string, Agent]> {
       this.#retire();
       return;
     }
+    // The state goes on changing; the published map is a copy.
+    const next = new Map(current);
     const snapshot = freezeSnapshot(
       this.#snapshot.version + 1,
       Array.from(next.values()),
