@@ -127,8 +127,11 @@ export function prepareCandidate(
 }
 
 /**
- * Drops candidates whose files hold the same bytes as the previous attempt's:
- * that is not a change. Forced and initial attempts always go through.
+ * Drops candidates whose files hold the same bytes as the previous attempt's,
+ * with the same outcome: that is not a change. Forced and initial attempts
+ * always go through. A rejected candidate's digest is taken after it failed,
+ * so it may already reflect a later write; its outcome (and message) is
+ * compared too, or a good file arriving just then would be dropped.
  */
 export function skipUnchanged(
   onSkip?: (candidate: Candidate) => void,
@@ -138,9 +141,9 @@ export function skipUnchanged(
       let previous: string | undefined;
       return source.pipe(
         filter((candidate) => {
-          const same = candidate.digest === previous;
-          previous = candidate.digest;
-          const skip = same && candidate.trigger.kind === "file";
+          const key = `${candidate.digest}:${candidate.ok ? "ok" : candidate.error.message}`;
+          const skip = key === previous && candidate.trigger.kind === "file";
+          previous = key;
           if (skip) onSkip?.(candidate);
           return !skip;
         }),

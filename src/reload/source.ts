@@ -101,13 +101,20 @@ export class FileSource {
       await this.#watching(added);
     }
     if (this.#closed || (!grew && added.length === 0)) return;
-    this.#events.next({ path: [...relevant][0] ?? "", at: performance.now() });
+    const path = [...relevant][0] ?? "";
+    this.#events.next({ path, at: performance.now() });
+    // chokidar lists a folder before its fs.watch is open (it reads the
+    // folder first), so look once more when that has surely happened.
+    if (added.length > 0) {
+      setTimeout(() => {
+        if (!this.#closed) this.#events.next({ path, at: performance.now() });
+      }, 100).unref();
+    }
   }
 
   /**
-   * Resolves once chokidar lists these folders as watched (it registers a
-   * folder together with its fs.watch handle), or after a bound. chokidar's
-   * own "ready" fires only once per watcher, so it cannot tell.
+   * Resolves once chokidar lists these folders as watched, or after a bound.
+   * chokidar's own "ready" fires only once per watcher, so it cannot tell.
    */
   async #watching(dirs: readonly string[]): Promise<void> {
     const deadline = performance.now() + 1_000;

@@ -122,12 +122,17 @@ async function swaps(
   return samples;
 }
 
+/** fs.watch handles this process holds (FSEventWrap in Node's resource list). */
+const fsWatchHandles = () =>
+  process.getActiveResourcesInfo().filter((name) => name === "FSEventWrap").length;
+
 /** Parts b and c: real reloads through watchConfig, each a rename over config.yml. */
 async function watched(
   pki: TestPki,
   size: number,
   reloads: number,
   every: number,
+  notes: string[],
 ): Promise<Sample[]> {
   const dir = await createConfigDir(pki);
   const texts = alternatingTexts(size);
@@ -171,6 +176,15 @@ async function watched(
     await dir.cleanup();
   }
   if (failed > 0) throw new Error(`${failed} reloads were rejected`);
+  // Everything watchConfig opened must be gone once close() resolved.
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  const left = fsWatchHandles();
+  if (left > 0) {
+    notes.push(
+      `After ${fmtInt(reloads)} watcher reloads of ${fmtInt(size)} agents, watcher.close() and removing the folder, ` +
+        `${left} fs.watch handle(s) were still open (they keep a process alive).`,
+    );
+  }
   return samples;
 }
 
@@ -220,6 +234,7 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
     c: { size: big, reloads: q ? 10 : 100, every: q ? 5 : 25 },
   };
   const pki = await createTestPki();
+  const notes: string[] = [];
   const phases: Phase[] = [
     {
       id: "swaps",
@@ -231,13 +246,13 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
       id: "watcher.small",
       label: "watcher reloads",
       agents: plan.b.size,
-      samples: await watched(pki, plan.b.size, plan.b.reloads, plan.b.every),
+      samples: await watched(pki, plan.b.size, plan.b.reloads, plan.b.every, notes),
     },
     {
       id: "watcher.large",
       label: "watcher reloads",
       agents: plan.c.size,
-      samples: await watched(pki, plan.c.size, plan.c.reloads, plan.c.every),
+      samples: await watched(pki, plan.c.size, plan.c.reloads, plan.c.every, notes),
     },
   ];
   return {
@@ -262,6 +277,6 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
       "paths with 1,000 iterations each. RSS is shown without a target: V8 and the allocator keep " +
       "freed pages, so RSS moves by more than the heap does.",
     figures: phases.flatMap(figure),
-    notes: [],
+    notes,
   };
 }

@@ -1,0 +1,59 @@
+import { from, lastValueFrom, toArray } from "rxjs";
+import { TestScheduler } from "rxjs/testing";
+import { expect, it } from "vitest";
+import { ConfigError } from "../config/errors.js";
+import type { PreparedConfig } from "../config/load.js";
+import { type Candidate, coalesce, skipUnchanged, type Trigger } from "./pipeline.js";
+
+const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+
+it("coalesce: a burst becomes one trigger once the debounce passes, keeping its first event time", () => {
+  scheduler().run(({ cold, expectObservable }) => {
+    const t = (kind: Trigger["kind"], at: number): Trigger => ({ kind, at });
+    const events = cold("a-b-c 20ms d", {
+      a: t("file", 0),
+      b: t("file", 2),
+      c: t("forced", 4),
+      d: t("file", 30),
+    });
+    expectObservable(events.pipe(coalesce(10))).toBe("14ms x 20ms y", {
+      x: { kind: "forced", at: 0 },
+      y: { kind: "file", at: 30 },
+    });
+  });
+});
+
+const prepared = {} as PreparedConfig;
+const ok = (digest: string, kind: Trigger["kind"] = "file"): Candidate => ({
+  ok: true,
+  trigger: { kind, at: 0 },
+  started: 0,
+  prepareMs: 0,
+  digest,
+  config: prepared,
+});
+const failed = (digest: string, message: string): Candidate => ({
+  ok: false,
+  trigger: { kind: "file", at: 0 },
+  started: 0,
+  prepareMs: 0,
+  digest,
+  error: new ConfigError("ERR_CONFIG_INVALID", [{ file: "c.yml", message }]),
+});
+
+async function kept(candidates: Candidate[]): Promise<string[]> {
+  const out = await lastValueFrom(from(candidates).pipe(skipUnchanged(), toArray()));
+  return out.map((c) => `${c.ok ? "ok" : "fail"}:${c.digest}`);
+}
+
+it("skipUnchanged drops a repeat of the same bytes and outcome, but never a forced attempt", async () => {
+  expect(
+    await kept([ok("A"), ok("A"), ok("B"), ok("B", "forced"), failed("C", "x"), failed("C", "x")]),
+  ).toEqual(["ok:A", "ok:B", "ok:B", "fail:C"]);
+});
+
+// Regression: a rejected candidate's digest is read after it failed, so it can
+// already match the good file written meanwhile; that file was then dropped.
+it("skipUnchanged keeps a good candidate whose digest equals the previous failure's", async () => {
+  expect(await kept([failed("D", "key.pem missing"), ok("D")])).toEqual(["fail:D", "ok:D"]);
+});
