@@ -3,7 +3,13 @@ import { TestScheduler } from "rxjs/testing";
 import { expect, it } from "vitest";
 import { ConfigError } from "../config/errors.js";
 import type { PreparedConfig } from "../config/load.js";
-import { type Candidate, coalesce, skipUnchanged, type Trigger } from "./pipeline.js";
+import {
+  type Candidate,
+  coalesce,
+  prepareCandidate,
+  skipUnchanged,
+  type Trigger,
+} from "./pipeline.js";
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -56,4 +62,22 @@ it("skipUnchanged drops a repeat of the same bytes and outcome, but never a forc
 // already match the good file written meanwhile; that file was then dropped.
 it("skipUnchanged keeps a good candidate whose digest equals the previous failure's", async () => {
   expect(await kept([failed("D", "key.pem missing"), ok("D")])).toEqual(["fail:D", "ok:D"]);
+});
+
+// Regression: a SIGHUP cut short by a file event with unchanged bytes was lost.
+it("prepareCandidate hands the force of a cancelled forced attempt on to the trigger that replaced it", async () => {
+  const { Subject } = await import("rxjs");
+  const triggers = new Subject<Trigger>();
+  const config = { inputs: new Map([["/c.yml", "h"]]) } as unknown as PreparedConfig;
+  const prepare = () =>
+    new Promise<PreparedConfig>((resolve) => setTimeout(() => resolve(config), 20));
+  const seen: Candidate[] = [];
+  triggers.pipe(prepareCandidate(prepare)).subscribe((c) => seen.push(c));
+  triggers.next({ kind: "forced", at: 0 });
+  await new Promise((r) => setTimeout(r, 5));
+  triggers.next({ kind: "file", at: 1 });
+  await new Promise((r) => setTimeout(r, 60));
+  triggers.next({ kind: "file", at: 2 });
+  await new Promise((r) => setTimeout(r, 60));
+  expect(seen.map((c) => c.trigger.kind)).toEqual(["forced", "file"]);
 });

@@ -14,6 +14,7 @@ import {
   type SchedulerLike,
   share,
   switchMap,
+  tap,
 } from "rxjs";
 import { ConfigError } from "../config/errors.js";
 import type { PreparedConfig } from "../config/load.js";
@@ -79,51 +80,65 @@ export function coalesce(
 export function prepareCandidate(
   prepare: (signal: AbortSignal) => Promise<PreparedConfig>,
 ): OperatorFunction<Trigger, Candidate> {
-  return switchMap((trigger) =>
+  return (triggers) =>
     defer(() => {
-      const controller = new AbortController();
-      const started = performance.now();
-      return from(prepare(controller.signal)).pipe(
-        map(
-          (config): Candidate => ({
-            ok: true,
-            trigger,
-            started,
-            prepareMs: performance.now() - started,
-            digest: digestInputs(config.inputs),
-            config,
+      // A forced attempt cut short by a newer trigger hands its force on:
+      // otherwise a SIGHUP followed by an event with unchanged bytes is lost.
+      let forcedPending = false;
+      return triggers.pipe(
+        map((trigger): Trigger => {
+          const forced = trigger.kind === "forced" || (forcedPending && trigger.kind === "file");
+          forcedPending = forced;
+          return forced ? { ...trigger, kind: "forced" } : trigger;
+        }),
+        switchMap((trigger) =>
+          defer(() => {
+            const controller = new AbortController();
+            const started = performance.now();
+            return from(prepare(controller.signal)).pipe(
+              map(
+                (config): Candidate => ({
+                  ok: true,
+                  trigger,
+                  started,
+                  prepareMs: performance.now() - started,
+                  digest: digestInputs(config.inputs),
+                  config,
+                }),
+              ),
+              catchError((err: unknown) => {
+                if (controller.signal.aborted) return EMPTY;
+                const error =
+                  err instanceof ConfigError
+                    ? err
+                    : new ConfigError(
+                        "ERR_CONFIG_INVALID",
+                        [{ file: "config", message: `unexpected error: ${String(err)}` }],
+                        { cause: err },
+                      );
+                return from(digestFiles(error.inputs)).pipe(
+                  map(
+                    (digest): Candidate => ({
+                      ok: false,
+                      trigger,
+                      started,
+                      prepareMs: performance.now() - started,
+                      digest,
+                      error,
+                    }),
+                  ),
+                );
+              }),
+              tap(() => {
+                forcedPending = false;
+              }),
+              // A newer trigger unsubscribes: abort the reads still under way.
+              finalize(() => controller.abort()),
+            );
           }),
         ),
-        catchError((err: unknown) => {
-          if (controller.signal.aborted) return EMPTY;
-          const error =
-            err instanceof ConfigError
-              ? err
-              : new ConfigError(
-                  "ERR_CONFIG_INVALID",
-                  [{ file: "config", message: `unexpected error: ${String(err)}` }],
-                  {
-                    cause: err,
-                  },
-                );
-          return from(digestFiles(error.inputs)).pipe(
-            map(
-              (digest): Candidate => ({
-                ok: false,
-                trigger,
-                started,
-                prepareMs: performance.now() - started,
-                digest,
-                error,
-              }),
-            ),
-          );
-        }),
-        // A newer trigger unsubscribes: abort the reads still under way.
-        finalize(() => controller.abort()),
       );
-    }),
-  );
+    });
 }
 
 /**

@@ -10,7 +10,8 @@
  * Timings never fail the bench: it exits 0 whatever the figures, and non-zero
  * only when a measure itself broke.
  */
-import { fork } from "node:child_process";
+import { execFileSync, fork } from "node:child_process";
+import { statSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,7 @@ import type { MeasureResult } from "./lib/figure.js";
 
 const MEASURE_SCRIPT = fileURLToPath(new URL("./measure.js", import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL("../../../bench-results/", import.meta.url));
+const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
 /**
  * In order. Steps in one group run at the same time: memory (a leak test, no
@@ -34,6 +36,40 @@ const PLAN: readonly (readonly string[])[] = [
   ["startup"],
   ["idle", "memory"],
 ];
+
+/** Which code was measured: the commit, and files under src/ that differ from it. */
+interface Tree {
+  commit: string;
+  uncommitted: string[];
+  /** When dist/ (what the daemon measures run) was last built. */
+  distBuilt: string;
+}
+
+function tree(): Tree {
+  const git = (...args: string[]) =>
+    execFileSync("git", args, { cwd: REPO, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  let distBuilt = "missing";
+  try {
+    distBuilt = statSync(join(REPO, "dist", "daemon", "cli.js")).mtime.toISOString();
+  } catch {}
+  try {
+    return {
+      distBuilt,
+      commit: git("rev-parse", "--short", "HEAD").trim(),
+      uncommitted: git("status", "--porcelain", "--", "src")
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => line.slice(3)),
+    };
+  } catch {
+    return { commit: "unknown", uncommitted: [], distBuilt };
+  }
+}
+
+const describeTree = (t: Tree) =>
+  t.uncommitted.length === 0
+    ? `commit ${t.commit}`
+    : `commit ${t.commit} + uncommitted ${t.uncommitted.join(", ")}`;
 
 interface Machine {
   node: string;
@@ -100,17 +136,26 @@ function verdict(pass: boolean | null): string {
 
 export function renderMarkdown(
   host: Machine,
+  code: { start: Tree; end: Tree },
   results: readonly MeasureResult[],
   failures: readonly Failure[],
   quick: boolean,
   seconds: number,
 ): string {
+  const rebuilt = code.start.distBuilt !== code.end.distBuilt;
+  const changed = describeTree(code.start) !== describeTree(code.end) || rebuilt;
   const lines: string[] = [
     `# agentpool benchmark${quick ? " (QUICK smoke run: small counts, figures not meaningful)" : ""}`,
     "",
     `Machine: Node ${host.node}, ${host.cpus} CPU${host.cpus === 1 ? "" : "s"} (${host.cpuModel}), ` +
       `${host.memoryGiB} GiB, ${host.kernel}; 1-min load average at start ${host.loadAverage1m}; ` +
       `${host.date}; whole run ${seconds.toFixed(0)} s.`,
+    "",
+    `Code: ${describeTree(code.start)}.` +
+      (changed
+        ? ` **The tree changed during the run**: at the end ${describeTree(code.end)}` +
+          (rebuilt ? `, dist/ rebuilt at ${code.end.distBuilt}.` : ".")
+        : ""),
     "",
     "| # | figure | value | detail | target | result |",
     "|---|---|---|---|---|---|",
@@ -144,6 +189,7 @@ async function main(argv: string[]): Promise<number> {
   const onlyArg = argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
   const only = onlyArg ? new Set(onlyArg.split(",")) : undefined;
   const host = machine();
+  const startTree = tree();
   const started = performance.now();
   const results: MeasureResult[] = [];
   const failures: Failure[] = [];
@@ -165,13 +211,14 @@ async function main(argv: string[]): Promise<number> {
 
   const seconds = (performance.now() - started) / 1000;
   await mkdir(RESULTS_DIR, { recursive: true });
-  const markdown = renderMarkdown(host, results, failures, quick, seconds);
+  const code = { start: startTree, end: tree() };
+  const markdown = renderMarkdown(host, code, results, failures, quick, seconds);
   // A smoke run never overwrites the figures of the last full run.
   const base = quick ? "quick" : "latest";
   await writeFile(join(RESULTS_DIR, `${base}.md`), markdown);
   await writeFile(
     join(RESULTS_DIR, `${base}.json`),
-    `${JSON.stringify({ machine: host, quick, seconds, results, failures }, null, 2)}\n`,
+    `${JSON.stringify({ machine: host, code, quick, seconds, results, failures }, null, 2)}\n`,
   );
   process.stdout.write(markdown);
   process.stderr.write(`bench: wrote ${RESULTS_DIR}${base}.md and ${base}.json\n`);
