@@ -46,15 +46,16 @@ export function diffAgents(
   return { added, removed, changed };
 }
 
+/** Freezes in place: `agents` and the diff's arrays must be fresh, owned by the snapshot. */
 export function freezeSnapshot(
   version: number,
-  agents: readonly Agent[],
+  agents: Agent[],
   diff: SnapshotDiff,
   cause: SnapshotCause,
 ): PoolSnapshot {
   return Object.freeze({
     version,
-    agents: Object.freeze(agents.slice()),
+    agents: Object.freeze(agents),
     added: Object.freeze(diff.added),
     removed: Object.freeze(diff.removed),
     changed: Object.freeze(diff.changed),
