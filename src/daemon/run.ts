@@ -51,6 +51,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   const notifier = createNotifier(logger);
   const shutdownController = new AbortController();
   // A subscriber that throws (a --module, typically) is logged, never fatal.
+  const previousOnUnhandledError = rxjsConfig.onUnhandledError;
   rxjsConfig.onUnhandledError = (err) => logger.error({ err }, "a snapshot subscriber threw");
   const onUncaught = (err: unknown) =>
     logger.error({ err }, "uncaught error (in a module?); the daemon goes on");
@@ -108,6 +109,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     process.off("SIGINT", onTerm);
     process.off("uncaughtException", onUncaught);
     process.off("unhandledRejection", onUncaught);
+    rxjsConfig.onUnhandledError = previousOnUnhandledError;
   };
 
   try {

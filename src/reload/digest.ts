@@ -1,5 +1,8 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFileBounded } from "../config/read-file.js";
+
+/** Files larger than this are identified by their error, not hashed (the loader refuses them too). */
+const MAX_HASHED_BYTES = 16 * 1024 * 1024;
 
 /**
  * One identity for the bytes of every file a config attempt read: "same
@@ -11,19 +14,19 @@ export function digestInputs(inputs: ReadonlyMap<string, string>): string {
   return hash.digest("hex");
 }
 
-/** {@link digestInputs} for files read here; an unreadable file counts by its error code. */
+/**
+ * {@link digestInputs} for files read here; an unreadable file counts by its
+ * error. Reads like the loader does — never blocking on a FIFO, never past
+ * the size limit — since a rejected config may point at anything.
+ */
 export async function digestFiles(paths: readonly string[]): Promise<string> {
   const inputs = new Map<string, string>();
   for (const path of paths) {
     try {
-      inputs.set(
-        path,
-        createHash("sha256")
-          .update(await readFile(path))
-          .digest("hex"),
-      );
+      const file = await readFileBounded(path, MAX_HASHED_BYTES);
+      inputs.set(path, file.sha256);
     } catch (err) {
-      inputs.set(path, `unreadable:${(err as NodeJS.ErrnoException).code ?? "?"}`);
+      inputs.set(path, `unreadable:${err instanceof Error ? err.message : String(err)}`);
     }
   }
   return digestInputs(inputs);

@@ -1,4 +1,4 @@
-import { from, lastValueFrom, toArray } from "rxjs";
+import { from, lastValueFrom, mergeMap, toArray } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
 import { expect, it } from "vitest";
 import { ConfigError } from "../config/errors.js";
@@ -80,4 +80,13 @@ it("prepareCandidate hands the force of a cancelled forced attempt on to the tri
   triggers.next({ kind: "file", at: 2 });
   await new Promise((r) => setTimeout(r, 60));
   expect(seen.map((c) => c.trigger.kind)).toEqual(["forced", "file"]);
+});
+
+// Regression: Math.min(...burst) overflowed the stack on a long burst.
+it("coalesce survives a burst of 200,000 events", () => {
+  scheduler().run(({ cold, expectObservable }) => {
+    const burst: Trigger[] = Array.from({ length: 200_000 }, (_, i) => ({ kind: "file", at: i }));
+    const events = cold("a").pipe(mergeMap(() => from(burst)));
+    expectObservable(events.pipe(coalesce(10))).toBe("10ms x", { x: { kind: "file", at: 0 } });
+  });
 });

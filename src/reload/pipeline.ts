@@ -4,6 +4,7 @@ import {
   catchError,
   debounceTime,
   defer,
+  delay,
   EMPTY,
   filter,
   finalize,
@@ -62,15 +63,27 @@ export function coalesce(
       shared.pipe(
         buffer(shared.pipe(debounceTime(debounceMs, scheduler))),
         filter((burst) => burst.length > 0),
-        map((burst) => ({
-          kind: burst.some((t) => t.kind === "forced")
-            ? ("forced" as const)
-            : (burst[0] as Trigger).kind,
-          at: Math.min(...burst.map((t) => t.at)),
-        })),
+        map((burst): Trigger => {
+          // A loop, not Math.min(...burst): a burst can hold many thousand events.
+          let at = Number.POSITIVE_INFINITY;
+          let forced = false;
+          for (const trigger of burst) {
+            if (trigger.at < at) at = trigger.at;
+            if (trigger.kind === "forced") forced = true;
+          }
+          return { kind: forced ? "forced" : (burst[0] as Trigger).kind, at };
+        }),
       ),
     );
 }
+
+/**
+ * How long a rejection caused by a file event waits before it is reported.
+ * Writers that truncate, then write (most `writeFile`s) leave an empty or
+ * partial file between two events; under load those can be further apart
+ * than the debounce. Accepted files are applied at once.
+ */
+export const REJECTION_GRACE_MS = 100;
 
 /**
  * Reads, parses and validates the config for each trigger. A newer trigger
@@ -79,6 +92,7 @@ export function coalesce(
  */
 export function prepareCandidate(
   prepare: (signal: AbortSignal) => Promise<PreparedConfig>,
+  failureGraceMs = REJECTION_GRACE_MS,
 ): OperatorFunction<Trigger, Candidate> {
   return (triggers) =>
     defer(() => {
@@ -116,7 +130,11 @@ export function prepareCandidate(
                         [{ file: "config", message: `unexpected error: ${String(err)}` }],
                         { cause: err },
                       );
+                // A save caught half-way (truncated, not yet written) fails;
+                // its next event, within the grace, cancels the rejection.
+                const grace = trigger.kind === "file" ? failureGraceMs : 0;
                 return from(digestFiles(error.inputs)).pipe(
+                  delay(grace),
                   map(
                     (digest): Candidate => ({
                       ok: false,

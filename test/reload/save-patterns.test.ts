@@ -293,6 +293,24 @@ describe("reload on every way of saving config.yml", () => {
   });
 });
 
+describe("saves caught half-way", () => {
+  it("truncate, a pause longer than the debounce, then write: no rejection is reported", async () => {
+    await start();
+    await truncate(ws.configPath, 0);
+    await sleep(40);
+    await writeFile(ws.configPath, ws.yaml(AB, "written after a pause"), { flag: "r+" });
+    await expectOneSnapshotWith(["alpha", "beta"]);
+    expect(results.filter((r) => !r.ok)).toHaveLength(0);
+  });
+
+  it("a config whose key_file is a FIFO is rejected without hanging", async () => {
+    execFileSync("mkfifo", [join(ws.dir, "tls", "main", "fifo.pem")]);
+    await writeFile(ws.configPath, ws.yaml(A).replace("tls/main/key.pem", "tls/main/fifo.pem"));
+    watcher = watchConfig(pool, { configPath: ws.configPath });
+    await expect(watcher.ready).rejects.toThrow(/fifo\.pem.*not a regular file/);
+  });
+});
+
 describe("rejected edits", () => {
   it("an invalid edit keeps the agents; the next valid edit is applied", async () => {
     await start(AB);

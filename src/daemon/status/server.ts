@@ -350,6 +350,11 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   };
 
   function openEvents(req: IncomingMessage, res: ServerResponse): void {
+    // A stream opened during shutdown would never be ended.
+    if (closing) {
+      res.writeHead(503, { "content-type": "text/plain; charset=utf-8" }).end("shutting down\n");
+      return;
+    }
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-store",
