@@ -1,21 +1,11 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestAgent, type TestAgent } from "../../src/testing/index.js";
 import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
 import { createWorkspace, type Workspace } from "../support/workspace.js";
 import { getJson, httpGet, parsePrometheusText, sampleValue, waitFor } from "./helpers.js";
-
-/** A port nothing listens on right now: bound to 127.0.0.1:0, then released for the daemon. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface AgentRow {
   addr: string;
@@ -57,9 +47,11 @@ describe("status endpoint of the daemon (child process)", () => {
       ws.configPath,
       ws.yaml(agents.map((a, i) => ({ addr: a.addr, name: `agent-${i}` }))),
     );
-    const address = `127.0.0.1:${await freePort()}`;
-    const daemon = startDaemon(["run", "-c", ws.configPath, "--listen", address]);
+    // Port 0: the daemon binds a free port and logs it, so no other process can take it first.
+    const daemon = startDaemon(["run", "-c", ws.configPath, "--listen", "127.0.0.1:0"]);
     closers.push(() => daemon.stop());
+    const listening = await daemon.waitForLog((l) => l.msg === "status endpoint listening", 15_000);
+    const address = String(listening.address);
     await waitFor(
       "the daemon to be ready",
       async () => {
@@ -96,7 +88,9 @@ describe("status endpoint of the daemon (child process)", () => {
       "the failed reload on /status",
       async () => {
         const status = await getJson<StatusBody>(address, "/status");
-        return status.lastReload?.ok === false ? status : undefined;
+        // Only the rejection of the invalid file counts, not a passing state of the save.
+        const located = /config\.yml:\d+:\d+: /.test(status.lastReload?.error ?? "");
+        return status.lastReload?.ok === false && located ? status : undefined;
       },
       10_000,
     );
