@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { StatusBody } from "../../src/daemon/status/server.js";
 import { startTestAgent, type TestAgent } from "../../src/testing/index.js";
 import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
 import { createWorkspace, type Workspace } from "../support/workspace.js";
@@ -11,13 +12,6 @@ interface AgentRow {
   addr: string;
   name: string;
   version?: string;
-}
-
-interface StatusBody {
-  version: number;
-  agents: number;
-  configPath: string;
-  lastReload: { ok: boolean; error?: string } | null;
 }
 
 const closers: Array<() => Promise<unknown>> = [];

@@ -5,6 +5,7 @@ import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ReplaySubject } from "rxjs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { StatusBody } from "../../src/daemon/status/server.js";
 import {
   isLoopbackAddress,
   parseListen,
@@ -45,21 +46,6 @@ interface AgentRow {
   runtime?: string;
   infoError?: string;
   infoAt?: string;
-}
-
-interface StatusBody {
-  version: number;
-  agents: number;
-  configPath: string;
-  ready: boolean;
-  lastReload: {
-    ok: boolean;
-    at: string;
-    durationMs: number;
-    error?: string;
-    warnings?: string[];
-  } | null;
-  lastSuccess?: { at: string; version: number };
 }
 
 describe("status endpoint routes", () => {

@@ -1,6 +1,6 @@
 import { get } from "node:http";
 import { parseArgs } from "node:util";
-import { type ListenAddress, parseListen } from "./server.js";
+import { type ListenAddress, parseListen, type StatusBody } from "./server.js";
 
 /** Where `agentpool status` writes, and the environment it reads `AGENTPOOL_LISTEN` from. */
 export interface StatusCommandIo {
@@ -35,20 +35,6 @@ Shows the running daemon's agents and its last config reload.
 
 Exit status: 0 last reload ok, 1 last reload failed, 2 usage error, 3 daemon unreachable.
 `;
-
-interface StatusBody {
-  version: number;
-  agents: number;
-  configPath: string;
-  lastReload: {
-    ok: boolean;
-    at: string;
-    durationMs: number;
-    error?: string;
-    warnings?: string[];
-  } | null;
-  lastSuccess?: { at: string; version: number };
-}
 
 interface AgentRow {
   addr: string;

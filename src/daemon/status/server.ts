@@ -328,14 +328,15 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
     },
     "/status": (_req, res) => {
       const snapshot = pool.snapshot;
-      sendJson(res, 200, {
+      const body: StatusBody = {
         version: snapshot.version,
         agents: snapshot.agents.length,
         configPath,
         ready: lastSuccess !== undefined,
         lastReload: lastResult ? describeResult(lastResult) : null,
         ...(lastSuccess ? { lastSuccess } : {}),
-      });
+      };
+      sendJson(res, 200, body);
     },
     "/metrics": (_req, res) => {
       metrics.registry.metrics().then(
@@ -458,7 +459,34 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   };
 }
 
-function describeResult(result: ReloadResult) {
+/** The last reload as `/status` shows it. */
+export interface ReloadSummary {
+  ok: boolean;
+  at: string;
+  durationMs: number;
+  cause: "initial" | "reload";
+  /** The located error, when the reload failed. */
+  error?: string;
+  code?: string;
+  /** The snapshot version, when it succeeded. */
+  version?: number;
+  warnings?: readonly string[];
+}
+
+/** The body of `GET /status`. */
+export interface StatusBody {
+  /** Snapshot version. */
+  version: number;
+  /** Agents in the pool. */
+  agents: number;
+  configPath: string;
+  /** A config has been applied (what `/readyz` says). */
+  ready: boolean;
+  lastReload: ReloadSummary | null;
+  lastSuccess?: { at: string; version: number };
+}
+
+function describeResult(result: ReloadResult): ReloadSummary {
   const common = {
     ok: result.ok,
     at: result.at,
