@@ -69,6 +69,14 @@ function cacheFor(configPath: string): TlsMaterialCache {
 }
 
 /**
+ * Drops what is cached for a config file (parsed TLS material, private keys
+ * included). `watchConfig` calls it on close; the next load reads afresh.
+ */
+export function forgetConfig(path: string): void {
+  caches.delete(resolve(path));
+}
+
+/**
  * Reads config.yml and the TLS files it names, and returns the agents.
  * Rejects with a {@link ConfigError} listing every problem found, each
  * located as `file:line:col: path: message`.

@@ -10,7 +10,7 @@ import {
   type Subscription,
   tap,
 } from "rxjs";
-import { prepareConfig } from "../config/load.js";
+import { forgetConfig, prepareConfig } from "../config/load.js";
 import { createLogger, type Logger } from "../log.js";
 import type { AgentPool } from "../pool/pool.js";
 import {
@@ -184,6 +184,8 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
       forced$.complete();
       results.complete();
       await files.close();
+      // Keys of agents no longer watched need not stay in memory.
+      forgetConfig(absolutePath);
     },
   };
 }
