@@ -1,5 +1,5 @@
 import { type Dispatcher, request as undiciRequest } from "undici";
-import { Connection, type ConnectionOptions } from "./connection.js";
+import { Connection } from "./connection.js";
 import { type DeadlineOptions, withDeadline } from "./deadline.js";
 import { AgentError } from "./errors.js";
 import {
@@ -325,5 +325,3 @@ export function agentSharingConnection(
 ): Agent {
   return new Agent(config, options, internals.connection(previous));
 }
-
-export type { ConnectionOptions };

@@ -3,6 +3,7 @@ import { verifyTls } from "../agent/tls.js";
 import { ConfigError, type ConfigIssue, formatIssue } from "../config/errors.js";
 import { prepareConfig } from "../config/load.js";
 import { configJsonSchema } from "../config/schema.js";
+import { DEFAULT_CONFIG } from "./defaults.js";
 
 /** Where the commands write; the CLI passes process.stdout and process.stderr. */
 export interface CommandIo {
@@ -28,7 +29,6 @@ file with "# yaml-language-server: $schema=./agentpool.schema.json" so editors
 check it as you type.
 `;
 
-const DEFAULT_CONFIG = "config/config.yml";
 const DAY_MS = 86_400_000;
 
 /** One agent as `check --json` shows it: never any key material. */

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../log.js";
+import { DEFAULT_CONFIG, DEFAULT_LISTEN } from "./defaults.js";
 
 const USAGE = `Usage: agentpool <command> [options]
 
@@ -25,9 +26,6 @@ Run options:
 `;
 
 const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
-
-export const DEFAULT_CONFIG = "config/config.yml";
-export const DEFAULT_LISTEN = "127.0.0.1:9410";
 
 class UsageError extends Error {}
 

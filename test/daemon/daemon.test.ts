@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -215,7 +215,14 @@ describe("systemd unit", () => {
     expect(level).toBeLessThanOrEqual(2);
   });
 
-  it("points at the built CLI", () => {
+  it("starts and checks with the built CLI, and reloads with SIGHUP", () => {
+    const text = readFileSync(unit, "utf8");
+    const line = (key: string) => new RegExp(`^${key}=(.*)$`, "m").exec(text)?.[1] ?? "";
+    expect(line("ExecStart")).toMatch(/\/dist\/daemon\/cli\.js run$/);
+    expect(line("ExecStartPre")).toMatch(/\/dist\/daemon\/cli\.js check$/);
+    expect(line("ExecReload")).toBe("/bin/kill -HUP $MAINPID");
+    expect(line("Type")).toBe("notify");
+    // The path the unit names is what `npm run build` produces.
     expect(existsSync(CLI)).toBe(true);
   });
 });

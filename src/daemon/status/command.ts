@@ -1,5 +1,6 @@
 import { get } from "node:http";
 import { parseArgs } from "node:util";
+import { DEFAULT_LISTEN } from "../defaults.js";
 import { type ListenAddress, parseListen, type StatusBody } from "./server.js";
 
 /** Where `agentpool status` writes, and the environment it reads `AGENTPOOL_LISTEN` from. */
@@ -23,7 +24,6 @@ export const STATUS_EXIT = Object.freeze({
 });
 
 /** Where `agentpool status` looks without `--listen` or `AGENTPOOL_LISTEN` (the daemon's default). */
-export const DEFAULT_LISTEN = "127.0.0.1:9410";
 const DEFAULT_TIMEOUT_MS = 5_000;
 
 const USAGE = `Usage: agentpool status [--listen HOST:PORT|PATH] [--timeout MS] [--json]
