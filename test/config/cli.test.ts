@@ -18,6 +18,8 @@ import {
 } from "./helpers.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
+/** A GoDoxy-shaped config.yml of our own (no agents list). */
+const GODOXY_EXAMPLE = join(REPO, "test/fixtures/godoxy-config.yml");
 const CLI = join(REPO, "dist/daemon/cli.js");
 
 function newestMtime(dir: string): number {
@@ -262,7 +264,7 @@ describe("agentpool schema", () => {
     const committed = parse(await readFile(join(REPO, "config/config.yml"), "utf8"));
     expect(validate(committed), JSON.stringify(validate.errors)).toBe(true);
 
-    const example = await readFile("/work/shared/godoxy/config.example.yml", "utf8");
+    const example = await readFile(GODOXY_EXAMPLE, "utf8");
     const godoxy = parse(
       example.replace(
         /^providers:$/m,

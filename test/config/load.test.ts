@@ -1,6 +1,7 @@
 // Good configs: both agent forms, path resolution, warnings, the TLS cache and what a reload needs.
 import { chmod, copyFile, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/errors.js";
 import { loadConfig, prepareConfig } from "../../src/config/load.js";
@@ -14,6 +15,9 @@ import {
   TLS_FLOW,
   zipBundle,
 } from "./helpers.js";
+
+/** A GoDoxy-shaped config.yml of our own (no agents list). */
+const GODOXY_EXAMPLE = fileURLToPath(new URL("../fixtures/godoxy-config.yml", import.meta.url));
 
 let pki: ConfigPki;
 let temp: Awaited<ReturnType<typeof createTempRoot>>;
@@ -38,7 +42,7 @@ function goodBundle(): Uint8Array {
 describe("a whole GoDoxy config.yml", () => {
   it("loads with agents in both forms added under providers", async () => {
     const dir = await freshDir();
-    const example = await readFile("/work/shared/godoxy/config.example.yml", "utf8");
+    const example = await readFile(GODOXY_EXAMPLE, "utf8");
     const agents = [
       "providers:",
       "  agents:",
@@ -73,7 +77,7 @@ describe("a whole GoDoxy config.yml", () => {
 
   it("without an agents list loads as zero agents, with a warning saying so", async () => {
     const dir = await freshDir();
-    await copyFile("/work/shared/godoxy/config.example.yml", dir.configPath);
+    await copyFile(GODOXY_EXAMPLE, dir.configPath);
     const { agents, warnings } = await loadConfig(dir.configPath);
     expect(agents).toEqual([]);
     expect(warnings).toHaveLength(1);
