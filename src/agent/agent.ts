@@ -12,6 +12,7 @@ import {
   parseAddr,
 } from "./protocol.js";
 import { type TlsLabels, type TlsMaterial, verifyTls } from "./tls.js";
+import { oneLine } from "./tls-errors.js";
 
 /** What `add`, `has` and `remove` take: one agent with its TLS material as PEM text. */
 export interface AgentConfig {
@@ -99,6 +100,7 @@ export class Agent {
         connections: options.connections ?? DEFAULTS.connections,
         connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
         closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,
+        addr: config.addr,
       });
     Object.freeze(this);
   }
@@ -150,7 +152,10 @@ export class Agent {
       });
     } catch (err) {
       if (err instanceof Error && err.name === "AbortError") throw err;
-      const reason = err instanceof Error ? err.message : String(err);
+      // The connector already names TLS failures; anything TLS that slipped past it is named here.
+      const tlsError = this.#connection.classify(this.addr, err);
+      if (tlsError) throw tlsError;
+      const reason = oneLine(err instanceof Error ? err.message : String(err), 300);
       throw new AgentError(
         "ERR_AGENT_REQUEST",
         this.addr,

@@ -1,6 +1,14 @@
+import type { TLSSocket } from "node:tls";
 import { buildConnector, type Dispatcher, Pool } from "undici";
+import type { AgentError } from "./errors.js";
 import { AGENT_HOST, DOCKER_HOST } from "./protocol.js";
 import type { TlsMaterial } from "./tls.js";
+import {
+  classifyTlsError,
+  explainConnectError,
+  guardEstablished,
+  traceHandshake,
+} from "./tls-errors.js";
 
 export interface ConnectionOptions {
   /** Most sockets open to one agent. */
@@ -9,6 +17,8 @@ export interface ConnectionOptions {
   connectTimeoutMs: number;
   /** How long `close()` waits for in-flight requests before it destroys the sockets. */
   closeTimeoutMs: number;
+  /** The agent's addr as configured, for error messages. Default `host:port`. */
+  addr?: string;
 }
 
 /**
@@ -53,13 +63,38 @@ export class Connection {
     });
     const host = this.#host;
     const port = String(this.#port);
+    const context = {
+      addr: this.#options.addr ?? (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`),
+      host,
+      port: this.#port,
+      tls: this.#tls,
+    };
     // The origin stays https://godoxy.agent (Host header, SNI); only the dial target changes.
-    const connect: buildConnector.connector = (opts, callback) =>
-      tlsConnect(
+    // Every TLS failure leaves here as one ERR_AGENT_TLS sentence (see tls-errors.ts).
+    const connect: buildConnector.connector = (opts, callback) => {
+      let keyExchange = () => false;
+      const socket = tlsConnect(
         { ...opts, hostname: host, host: `${host}:${port}`, port, servername: AGENT_HOST },
-        callback,
-      );
+        (err, established) => {
+          const reachedKeyExchange = keyExchange();
+          if (err) {
+            void explainConnectError(err, context, reachedKeyExchange).then((e) =>
+              callback(e, null),
+            );
+            return;
+          }
+          guardEstablished(established as TLSSocket, context);
+          callback(null, established as TLSSocket);
+        },
+      ) as unknown as TLSSocket | undefined;
+      if (socket) keyExchange = traceHandshake(socket);
+    };
     return new Pool(DOCKER_HOST, { connect, connections: this.#options.connections });
+  }
+
+  /** `err` as an `ERR_AGENT_TLS` error of `addr` when it is a TLS failure. */
+  classify(addr: string, err: unknown): AgentError | undefined {
+    return classifyTlsError(addr, err, this.#tls);
   }
 
   /** Lets in-flight requests finish, then closes; destroys what is left after the bound. */
