@@ -145,6 +145,13 @@ export function alertNumber(err: unknown): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+function closedInHandshake(err: unknown): boolean {
+  const message = fields(err).message;
+  return (
+    codeOf(err) === "ECONNRESET" && typeof message === "string" && CLOSED_IN_HANDSHAKE.test(message)
+  );
+}
+
 /** True for errors the TLS layer raised (OpenSSL, Node's certificate checks), as opposed to TCP or HTTP. */
 export function isTlsError(err: unknown): boolean {
   const code = codeOf(err);
@@ -154,7 +161,7 @@ export function isTlsError(err: unknown): boolean {
     code.startsWith("ERR_TLS_") ||
     VERIFY_CODES.has(code) ||
     f.library === "SSL routines" ||
-    (code === "ECONNRESET" && typeof f.message === "string" && CLOSED_IN_HANDSHAKE.test(f.message))
+    closedInHandshake(err)
   );
 }
 
@@ -330,7 +337,8 @@ export function describeTlsFailure(
     return `we refused the agent's TLS version: it offers only versions older than TLS 1.2, which agentpool does not speak: upgrade the agent`;
   if (NOT_TLS_CODES.has(code)) return notTlsSentence(facts);
   const message = fields(err).message;
-  if (code === "ECONNRESET" && typeof message === "string" && CLOSED_IN_HANDSHAKE.test(message)) {
+  if (closedInHandshake(err)) {
+    if (!facts.keyExchange && facts.plainReply) return notTlsSentence(facts);
     if (!facts.keyExchange)
       return `the server closed the connection without answering the TLS handshake, so it does not speak TLS on this port: ${CHECK_ADDR}`;
     const local = clientCertificateProblem(material, now);
@@ -453,7 +461,7 @@ export async function explainConnectError(
     if (UNTRUSTED_CHAIN.has(code) || code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") {
       const peer = await peekServerCertificate(context);
       if (peer) facts.peerCertificate = peer;
-    } else if (NOT_TLS_CODES.has(code)) {
+    } else if (NOT_TLS_CODES.has(code) || (!keyExchange && closedInHandshake(err))) {
       const reply = await peekPlainReply(context);
       if (reply !== undefined) facts.plainReply = reply;
     }

@@ -163,8 +163,8 @@ describe("Agent over mutual TLS", () => {
     open.push(agent);
     const error = await agent.info({ timeoutMs: 3_000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AgentError);
-    expect((error as AgentError).code).toBe("ERR_AGENT_REQUEST");
-    expect((error as Error).message).toMatch(/certificate/i);
+    expect((error as AgentError).code).toBe("ERR_AGENT_TLS");
+    expect((error as Error).message).toMatch(/we refused the agent's certificate/);
   });
 
   it("rejects a server whose certificate is not for godoxy.agent", async () => {
@@ -177,8 +177,8 @@ describe("Agent over mutual TLS", () => {
     const error = await agentFor(server)
       .info({ timeoutMs: 3_000 })
       .catch((e: unknown) => e);
-    expect((error as AgentError).code).toBe("ERR_AGENT_REQUEST");
-    expect((error as Error).message).toMatch(/godoxy\.agent|altnames/);
+    expect((error as AgentError).code).toBe("ERR_AGENT_TLS");
+    expect((error as Error).message).toMatch(/issued to "other\.agent", not to godoxy\.agent/);
   });
 
   it("is refused by the server when its client certificate comes from another CA", async () => {
