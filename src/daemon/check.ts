@@ -4,6 +4,14 @@ import { ConfigError, type ConfigIssue, formatIssue } from "../config/errors.js"
 import { prepareConfig } from "../config/load.js";
 import { configJsonSchema } from "../config/schema.js";
 import { DEFAULT_CONFIG } from "./defaults.js";
+import {
+  formatProbe,
+  PROBE_DEFAULTS,
+  PROBE_FAILED_EXIT,
+  type ProbeResult,
+  parseProbeTimeout,
+  probeAgents,
+} from "./probe.js";
 
 /** Where the commands write; the CLI passes process.stdout and process.stderr. */
 export interface CommandIo {
@@ -11,14 +19,19 @@ export interface CommandIo {
   stderr: NodeJS.WritableStream;
 }
 
-const CHECK_USAGE = `Usage: agentpool check [-c, --config PATH] [--certs-dir DIR] [--json]
+const CHECK_USAGE = `Usage: agentpool check [-c, --config PATH] [--certs-dir DIR] [--probe [--probe-timeout MS]] [--json]
 
 Validates config.yml and the TLS files it names, like a reload would.
-Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error.
+Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error,
+${PROBE_FAILED_EXIT} valid but an agent failed its --probe.
 
   -c, --config PATH    config file (env AGENTPOOL_CONFIG; default config/config.yml)
       --certs-dir DIR  where <addr>.zip bundles live (default: ../certs from the config's folder)
-      --json           print {ok, agents, warnings, issues} as JSON on stdout
+      --probe          then connect to every agent once (${PROBE_DEFAULTS.concurrency} at a time) and print
+                       its /info, or which side refused the TLS handshake and why
+      --probe-timeout MS
+                       bound on each agent's probe, connect and TLS included (default ${PROBE_DEFAULTS.timeoutMs})
+      --json           print {ok, agents, warnings, issues, probe?} as JSON on stdout
   -h, --help           this text
 `;
 
@@ -45,6 +58,8 @@ export interface CheckReport {
   agents: CheckedAgent[];
   warnings: string[];
   issues: ConfigIssue[];
+  /** With `--probe` on a valid config: one result per agent. */
+  probe?: ProbeResult[];
 }
 
 function usageError(io: CommandIo, message: string, usage: string): number {
@@ -62,7 +77,14 @@ function isParseArgsError(err: unknown): err is Error {
  * loader, same TLS checks) and reports. Returns the exit status.
  */
 export async function checkCommand(argv: string[], io: CommandIo): Promise<number> {
-  let values: { config?: string; "certs-dir"?: string; json?: boolean; help?: boolean };
+  let values: {
+    config?: string;
+    "certs-dir"?: string;
+    json?: boolean;
+    help?: boolean;
+    probe?: boolean;
+    "probe-timeout"?: string;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -71,6 +93,8 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
         "certs-dir": { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
+        probe: { type: "boolean" },
+        "probe-timeout": { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -85,6 +109,8 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
   }
   if (values.config === "") return usageError(io, "--config needs a path", CHECK_USAGE);
   if (values["certs-dir"] === "") return usageError(io, "--certs-dir needs a path", CHECK_USAGE);
+  const probeTimeoutMs = parseProbeTimeout(values["probe-timeout"]);
+  if (typeof probeTimeoutMs === "string") return usageError(io, probeTimeoutMs, CHECK_USAGE);
 
   const configPath = values.config ?? (process.env.AGENTPOOL_CONFIG || DEFAULT_CONFIG);
   const certsDir = values["certs-dir"];
@@ -102,6 +128,8 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
       warnings: [...prepared.warnings],
       issues: [],
     };
+    if (values.probe)
+      report.probe = await probeAgents(prepared.agents, { timeoutMs: probeTimeoutMs });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     report = { ok: false, agents: [], warnings: [], issues: err.issues.map((i) => ({ ...i })) };
@@ -111,9 +139,11 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
     io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else if (report.ok) {
     writeAgents(io, configPath, report);
+    if (report.probe) io.stdout.write(formatProbe(report.probe));
   } else {
     writeIssues(io, configPath, report.issues);
   }
+  if (report.probe?.some((result) => !result.ok)) return PROBE_FAILED_EXIT;
   return report.ok ? 0 : 1;
 }
 

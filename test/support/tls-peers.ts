@@ -123,10 +123,11 @@ export function startTcpPeer(banner?: string): Promise<Peer> {
 
 /** A plain HTTP server: an agent's port answered without TLS. */
 export function startHttpPeer(): Promise<Peer> {
-  const server = http.createServer((req, res) => {
+  const server = http.createServer((_req, res) => {
     res.writeHead(200, { "content-type": "application/json" });
     res.end(INFO);
   });
+  // Hangs up on what is not HTTP (a ClientHello), as some HTTP servers do instead of answering 400.
   server.on("clientError", (_err, socket) => socket.destroy());
   return listen(server);
 }
