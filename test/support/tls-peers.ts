@@ -6,13 +6,14 @@ import {
   mkdtempSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TlsMaterial } from "../../src/agent/tls.js";
 import {
@@ -176,6 +177,27 @@ export function buildGoAgent(): { binary: string } | { skip: string } {
   const binary = join(root, `go-agent-${digest}`);
   if (existsSync(binary)) return { binary };
   mkdirSync(root, { recursive: true });
+  // Test files build in parallel on a fresh machine: one builds, the others wait for its binary.
+  const lock = `${binary}.lock`;
+  try {
+    mkdirSync(lock);
+  } catch {
+    const until = Date.now() + 180_000;
+    while (!existsSync(binary) && existsSync(lock) && Date.now() < until) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+    if (existsSync(binary)) return { binary };
+    rmSync(lock, { recursive: true, force: true });
+    mkdirSync(lock, { recursive: true });
+  }
+  try {
+    return { binary: compileGoAgent(root, binary) };
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function compileGoAgent(root: string, binary: string): string {
   const partial = join(mkdtempSync(join(root, "build-")), "go-agent");
   const built = spawnSync("go", ["build", "-o", partial, "."], {
     cwd: GO_SOURCE,
@@ -194,9 +216,10 @@ export function buildGoAgent(): { binary: string } | { skip: string } {
   if (built.status !== 0) {
     throw new Error(`go build of test/fixtures/go-agent failed:\n${built.stderr}`);
   }
-  // Renamed into place so test files building at the same time never run a half-written binary.
+  // Renamed into place so no test file ever runs a half-written binary.
   renameSync(partial, binary);
-  return { binary };
+  rmSync(dirname(partial), { recursive: true, force: true });
+  return binary;
 }
 
 /** Starts the Go agent; it exits when its stdin closes, so it never outlives the test process. */
