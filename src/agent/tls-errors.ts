@@ -495,8 +495,10 @@ export function guardEstablished(socket: tls.TLSSocket, context: TlsErrorContext
   const onEnd = () => {
     if (settled) return;
     settled = true;
-    // Not one byte after the handshake: the agent refused us without an alert (Node's TLS servers do that).
-    if (socket.bytesRead === 0 && !socket.destroyed) {
+    // A request went out and not one byte came back: the agent refused us without
+    // an alert (Node's TLS servers do that). A socket that never carried a request
+    // is left alone, so an idle close never fails requests queued elsewhere.
+    if (socket.bytesRead === 0 && socket.bytesWritten > 0 && !socket.destroyed) {
       const err = new Error("the agent closed the connection right after the TLS handshake");
       const classified = classifyTlsError(context.addr, err, context.tls, {
         closedAfterHandshake: true,
