@@ -78,14 +78,16 @@ export class Connection {
         (err, established) => {
           const reachedKeyExchange = keyExchange();
           if (err) {
-            void explainConnectError(err, context, reachedKeyExchange).then((e) =>
-              callback(e, null),
+            explainConnectError(err, context, reachedKeyExchange).then(
+              (explained) => callback(explained, null),
+              () => callback(err, null),
             );
             return;
           }
           guardEstablished(established as TLSSocket, context);
           callback(null, established as TLSSocket);
         },
+        // undici's connector returns the socket it made, though its type says void.
       ) as unknown as TLSSocket | undefined;
       if (socket) keyExchange = traceHandshake(socket);
     };

@@ -132,7 +132,7 @@ function codeOf(err: unknown): string {
 /** One line of at most `max` printable characters: OpenSSL's text never reaches a user raw. */
 export function oneLine(text: string, max = 160): string {
   const flat = text
-    .replace(/[^\x20-\x7e]+/g, " ")
+    .replace(/\p{Cc}+/gu, " ")
     .replace(/\s+/g, " ")
     .trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
@@ -220,7 +220,7 @@ function clientCertificateProblem(material: TlsMaterial, now: number): string | 
 
 const TRUSTED_BY_AGENT = `is ${CERT_FILE} signed by the CA the agent trusts?`;
 
-/** Sentences for an alert the agent sent; `undefined` for alerts that say nothing about certificates. */
+/** The sentence for a TLS alert the agent sent: the alert names the refusal, our certificate the likely cause. */
 function alertSentence(n: number, material: TlsMaterial, now: number): string {
   const evidence = `(TLS alert ${n} "${ALERT_NAMES[n] ?? "unknown"}")`;
   const local = clientCertificateProblem(material, now);
@@ -333,7 +333,7 @@ export function describeTlsFailure(
     }`;
   }
   if (VERIFY_CODES.has(code)) return refusalSentence(err, facts, material);
-  if (code === "ERR_SSL_UNSUPPORTED_PROTOCOL" || code === "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION")
+  if (code === "ERR_SSL_UNSUPPORTED_PROTOCOL")
     return `we refused the agent's TLS version: it offers only versions older than TLS 1.2, which agentpool does not speak: upgrade the agent`;
   if (NOT_TLS_CODES.has(code)) return notTlsSentence(facts);
   const message = fields(err).message;

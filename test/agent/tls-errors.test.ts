@@ -319,5 +319,23 @@ describe("describeTlsFailure", () => {
       "the TLS handshake failed (unexpected eof while reading): are tls.ca_file, tls.cert_file and tls.key_file the files issued with this agent?",
     );
     expect(oneLine("a\nb\r\n c")).toBe("a b c");
+    expect(oneLine("CN=Büro CA\n")).toBe("CN=Büro CA");
+  });
+
+  it("names an agent whose ServerHello picks a TLS version older than 1.2", () => {
+    // What OpenSSL reports when a server ignores our supported_versions and answers TLS 1.1.
+    const raw = Object.assign(
+      new Error(
+        "80FC:error:0A000102:SSL routines:tls_process_server_hello:unsupported protocol:../deps/openssl/openssl/ssl/statem/statem_clnt.c:1102:\n",
+      ),
+      {
+        code: "ERR_SSL_UNSUPPORTED_PROTOCOL",
+        reason: "unsupported protocol",
+        library: "SSL routines",
+      },
+    );
+    expect(describeTlsFailure(raw, {}, world.pki.clientTls)).toBe(
+      "we refused the agent's TLS version: it offers only versions older than TLS 1.2, which agentpool does not speak: upgrade the agent",
+    );
   });
 });
