@@ -476,13 +476,14 @@ export async function explainConnectError(
  * handshake (TLS 1.3 verifies our certificate only then) and makes the first
  * of them the error every request on this socket sees.
  *
- * Works around undici: its socket handler stores each `error` it sees and its
- * `end` handler destroys the socket with "other side closed", so the agent's
- * TLS alert, reported first, is replaced by that later, vaguer error
- * (lib/dispatcher/client-h1.js, onHttpSocketError and onHttpSocketEnd; see
- * https://github.com/nodejs/undici/issues/4034 for how mTLS refusals reach
- * users as bare socket errors). Destroying the socket with the classified
- * error at once leaves undici nothing later to report.
+ * Works around undici: its socket `error` handler keeps the latest error, not
+ * the first, and its `end` handler destroys the socket with "other side
+ * closed" (lib/dispatcher/client-h1.js, onHttpSocketError and
+ * onHttpSocketEnd), so the agent's TLS alert, reported first, is replaced by
+ * that later, vaguer error. Upstream reports of mTLS refusals reaching users
+ * as bare socket errors: https://github.com/nodejs/undici/issues/4034 and
+ * https://github.com/nodejs/undici/issues/3300. Destroying the socket with the
+ * classified error at once leaves undici nothing later to report.
  */
 export function guardEstablished(socket: tls.TLSSocket, context: TlsErrorContext): void {
   let settled = false;

@@ -111,6 +111,8 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
   if (values["certs-dir"] === "") return usageError(io, "--certs-dir needs a path", CHECK_USAGE);
   const probeTimeoutMs = parseProbeTimeout(values["probe-timeout"]);
   if (typeof probeTimeoutMs === "string") return usageError(io, probeTimeoutMs, CHECK_USAGE);
+  if (values["probe-timeout"] !== undefined && !values.probe)
+    return usageError(io, "--probe-timeout goes with --probe", CHECK_USAGE);
 
   const configPath = values.config ?? (process.env.AGENTPOOL_CONFIG || DEFAULT_CONFIG);
   const certsDir = values["certs-dir"];

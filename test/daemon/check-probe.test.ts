@@ -181,6 +181,13 @@ describe("agentpool check --probe", () => {
     );
   });
 
+  it("refuses --probe-timeout without --probe", async () => {
+    await writeFile(ws.configPath, ws.yaml([]));
+    const run = await agentpool(["check", "-c", ws.configPath, "--probe-timeout", "100"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("agentpool: --probe-timeout goes with --probe");
+  });
+
   it("does not probe an invalid config: exit 1 with the located error", async () => {
     await writeFile(ws.configPath, "providers:\n  agents:\n    - addr: nope\n");
     const run = await agentpool(["check", "-c", ws.configPath, "--probe"]);
