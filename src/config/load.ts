@@ -484,7 +484,7 @@ function tlsWarnings(
     if (!outcome?.ok) continue;
     const inBundle = spec.source.kind === "bundle";
     note(`key:${outcome.keyFile}`, spec, "key", (addrs) =>
-      keyModeWarning(outcome.keyFile, outcome.keyMode, inBundle, addrs),
+      keyModeWarning(outcome.keyFile, outcome.keyStat, inBundle, addrs),
     );
     note(`cert:${outcome.certLabel}`, spec, "cert", (addrs) =>
       expiryWarning(outcome.certLabel, "client certificate", outcome.verified.certNotAfter, addrs),

@@ -23,14 +23,20 @@ export type TlsOutcome =
       /** Frozen, and the same object for every agent with the same bytes. */
       tls: TlsMaterial;
       verified: VerifiedTls;
-      /** The file the key came from (the zip for a bundle) and its mode bits. */
+      /** The file the key came from (the zip for a bundle), its mode bits and group. */
       keyFile: string;
-      keyMode: number;
+      keyStat: KeyStat;
       /** The certificate's file, as messages name it. */
       certLabel: string;
       caLabel: string;
     }
   | { ok: false; problems: TlsProblem[] };
+
+/** What the key-mode warning looks at. */
+export interface KeyStat {
+  mode: number;
+  gid: number;
+}
 
 /** The result of resolving every agent's TLS material for one config. */
 export interface TlsResolution {
@@ -71,6 +77,7 @@ type FileContent =
 
 interface FileEntry extends Identity {
   mode: number;
+  gid: number;
   content: FileContent;
   used: number;
 }
@@ -178,13 +185,14 @@ export class TlsMaterialCache {
     if (cached && sameIdentity(cached, identity)) {
       cached.used = generation;
       cached.mode = stats.mode;
+      cached.gid = stats.gid;
       return { ok: true, entry: cached };
     }
     const content: FileContent =
       kind === "pem"
         ? { kind, pem: { text: decoder.decode(file.bytes), hash: sha256 } }
         : bundleContent(file.bytes);
-    const entry: FileEntry = { ...identity, mode: stats.mode, content, used: generation };
+    const entry: FileEntry = { ...identity, mode: stats.mode, gid: stats.gid, content, used: generation };
     this.#files.set(key, entry);
     return { ok: true, entry };
   }
@@ -197,7 +205,7 @@ export class TlsMaterialCache {
   ): TlsOutcome {
     const problems: TlsProblem[] = [];
     const pems: Partial<Record<TlsPart, Pem>> = {};
-    let keyMode = 0;
+    let keyStat: KeyStat = { mode: 0, gid: 0 };
     for (const part of ["ca", "cert", "key"] as const) {
       const path = source[part];
       const read = reads.get(fileKey("pem", path));
@@ -210,14 +218,14 @@ export class TlsMaterialCache {
       const shape = pemProblem(part, content.pem.text);
       if (shape) problems.push({ part, message: `${path}: ${shape}` });
       else pems[part] = content.pem;
-      if (part === "key") keyMode = read.entry.mode;
+      if (part === "key") keyStat = { mode: read.entry.mode, gid: read.entry.gid };
     }
     const { ca, cert, key } = pems;
     if (problems.length > 0 || !ca || !cert || !key) return { ok: false, problems };
     const labels: TlsLabels = { ca: source.ca, cert: source.cert, key: source.key };
     return this.#verify(addr, { ca, cert, key }, labels, generation, {
       keyFile: source.key,
-      keyMode,
+      keyStat,
     });
   }
 
@@ -254,7 +262,7 @@ export class TlsMaterialCache {
     if (problems.length > 0) return { ok: false, problems };
     return this.#verify(addr, content.parts, labels, generation, {
       keyFile: zip,
-      keyMode: read.entry.mode,
+      keyStat: { mode: read.entry.mode, gid: read.entry.gid },
     });
   }
 
@@ -263,7 +271,7 @@ export class TlsMaterialCache {
     pems: Readonly<Record<TlsPart, Pem>>,
     labels: TlsLabels,
     generation: number,
-    key: { keyFile: string; keyMode: number },
+    key: { keyFile: string; keyStat: KeyStat },
   ): TlsOutcome {
     const id = `${pems.ca.hash}:${pems.cert.hash}:${pems.key.hash}`;
     let material = this.#materials.get(id);

@@ -11,20 +11,31 @@ export function agentsNote(addrs: readonly string[]): string {
 }
 
 /**
- * A key readable or writable by group or others, even via the zip that holds
- * it, is one `chmod` away from being fixed: warn, the load still succeeds.
+ * A key that anyone but its owner (and the daemon's own group, for reading)
+ * can get at, even via the zip that holds it, is one `chmod` away from being
+ * fixed: warn, the load still succeeds. `0640 root:agentpool` is the usual way
+ * to hand a root-owned key to a service running in group `agentpool`
+ * (`ownGid`), so that alone is not worth a warning; read access for any other
+ * group, write access for any group, or any access for others is.
  */
 export function keyModeWarning(
   keyFile: string,
-  mode: number,
+  stat: { mode: number; gid: number },
   inBundle: boolean,
   addrs: readonly string[],
+  ownGid: number | undefined = process.getgid?.(),
 ): string | undefined {
-  if ((mode & 0o077) === 0) return undefined;
+  const { mode, gid } = stat;
+  const groupBits = mode & 0o070;
+  const groupOk = groupBits === 0 || (groupBits === 0o040 && gid === ownGid);
+  const others = (mode & 0o007) !== 0;
+  if (groupOk && !others) return undefined;
   const bits = (mode & 0o777).toString(8).padStart(4, "0");
-  const access = mode & 0o044 ? "readable" : "accessible";
+  const who = [...(groupOk ? [] : [`group ${gid}`]), ...(others ? ["others"] : [])].join(" and ");
+  const access = mode & (groupOk ? 0o004 : 0o044) ? "readable" : "accessible";
   const what = inBundle ? "holds a private key and is" : "private key is";
-  return `${keyFile} ${agentsNote(addrs)}: ${what} ${access} by group/others (mode ${bits}); chmod 600 it`;
+  const own = ownGid === undefined ? "" : ` (or 640 in the daemon's group, gid ${ownGid})`;
+  return `${keyFile} ${agentsNote(addrs)}: ${what} ${access} by ${who} (mode ${bits}); chmod 600 it${own}`;
 }
 
 /** A certificate that has expired or expires within {@link EXPIRY_WARNING_DAYS} days. */

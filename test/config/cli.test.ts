@@ -111,7 +111,7 @@ beforeAll(async () => {
   await elsewhere.write("other/10.0.0.5:8890.zip", goodBundle());
   await rm(join(elsewhere.certsDir, "10.0.0.5:8890.zip"));
   warned = await validDir();
-  await chmod(join(warned.configDir, "tls/key.pem"), 0o640);
+  await chmod(join(warned.configDir, "tls/key.pem"), 0o644);
   invalid = await validDir();
   await invalid.write(
     "config/config.yml",
@@ -172,7 +172,7 @@ describe("agentpool check", () => {
     const run = runs.warned;
     expect(run.code).toBe(0);
     expect(run.stderr).toBe(
-      `warning: ${warned.configPath}:5:70: providers.agents[0].tls.key_file: ${warned.configDir}/tls/key.pem (agent agent.example.com:443): private key is readable by group/others (mode 0640); chmod 600 it\n`,
+      `warning: ${warned.configPath}:5:70: providers.agents[0].tls.key_file: ${warned.configDir}/tls/key.pem (agent agent.example.com:443): private key is readable by others (mode 0644); chmod 600 it (or 640 in the daemon's group, gid ${process.getgid?.()})\n`,
     );
     expect(run.stdout).toContain("OK, 2 agents, 1 warning");
   });

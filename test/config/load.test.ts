@@ -1,5 +1,5 @@
 // Good configs: both agent forms, path resolution, warnings, the TLS cache and what a reload needs.
-import { chmod, copyFile, readFile, writeFile } from "node:fs/promises";
+import { chmod, chown, copyFile, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -138,6 +138,9 @@ describe("paths", () => {
   });
 });
 
+/** chown to another group needs root; without it that case is reported as skipped. */
+const isRoot = process.getuid?.() === 0;
+
 describe("warnings", () => {
   it("warns about a key readable by group/others, naming the file and the agent", async () => {
     const dir = await freshDir();
@@ -149,7 +152,7 @@ describe("warnings", () => {
     const { agents, warnings } = await loadConfig(dir.configPath);
     expect(agents).toHaveLength(2);
     expect(warnings).toEqual([
-      `${dir.configPath}:4:70: providers.agents[0].tls.key_file: ${dir.configDir}/tls/key.pem (agent a.example:1 and 1 more): private key is readable by group/others (mode 0644); chmod 600 it`,
+      `${dir.configPath}:4:70: providers.agents[0].tls.key_file: ${dir.configDir}/tls/key.pem (agent a.example:1 and 1 more): private key is readable by others (mode 0644); chmod 600 it (or 640 in the daemon's group, gid ${process.getgid?.()})`,
     ]);
   });
 
@@ -159,9 +162,57 @@ describe("warnings", () => {
     await dir.write("certs/10.0.0.5:8890.zip", goodBundle(), 0o644);
     const { warnings } = await loadConfig(dir.configPath);
     expect(warnings).toEqual([
-      `${dir.configPath}:3:7: providers.agents[0]: ${dir.certsDir}/10.0.0.5:8890.zip (agent 10.0.0.5:8890): holds a private key and is readable by group/others (mode 0644); chmod 600 it`,
+      `${dir.configPath}:3:7: providers.agents[0]: ${dir.certsDir}/10.0.0.5:8890.zip (agent 10.0.0.5:8890): holds a private key and is readable by others (mode 0644); chmod 600 it (or 640 in the daemon's group, gid ${process.getgid?.()})`,
     ]);
   });
+
+  // Issue 12: the installed unit reads `0640 root:agentpool` keys as group agentpool.
+  it("does not warn about a key readable only by the daemon's own group (0640)", async () => {
+    const dir = await freshDir();
+    const key = join(dir.configDir, "tls/key.pem");
+    await chmod(key, 0o640);
+    if (isRoot) await chown(key, 0, process.getgid?.() ?? 0);
+    await dir.write(
+      "config/config.yml",
+      `providers:\n  agents:\n    - addr: a.example:1\n      tls: ${TLS_FLOW}\n`,
+    );
+    const { agents, warnings } = await loadConfig(dir.configPath);
+    expect(agents).toHaveLength(1);
+    expect(warnings).toEqual([]);
+  });
+
+  it("warns about a key the daemon's group may write (0660)", async () => {
+    const dir = await freshDir();
+    await chmod(join(dir.configDir, "tls/key.pem"), 0o660);
+    await dir.write(
+      "config/config.yml",
+      `providers:\n  agents:\n    - addr: a.example:1\n      tls: ${TLS_FLOW}\n`,
+    );
+    const { warnings } = await loadConfig(dir.configPath);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(
+      `private key is readable by group ${process.getgid?.()} (mode 0660)`,
+    );
+  });
+
+  it.skipIf(!isRoot)(
+    "warns about a key readable by another group (0640, not the daemon's)",
+    async () => {
+      const dir = await freshDir();
+      const key = join(dir.configDir, "tls/key.pem");
+      const otherGid = (process.getgid?.() ?? 0) + 4242;
+      await chmod(key, 0o640);
+      await chown(key, 0, otherGid);
+      await dir.write(
+        "config/config.yml",
+        `providers:\n  agents:\n    - addr: a.example:1\n      tls: ${TLS_FLOW}\n`,
+      );
+      const { warnings } = await loadConfig(dir.configPath);
+      expect(warnings).toEqual([
+        `${dir.configPath}:4:70: providers.agents[0].tls.key_file: ${dir.configDir}/tls/key.pem (agent a.example:1): private key is readable by group ${otherGid} (mode 0640); chmod 600 it (or 640 in the daemon's group, gid ${process.getgid?.()})`,
+      ]);
+    },
+  );
 
   it("warns about a certificate expiring in 10 days and one that has expired", async () => {
     const dir = await freshDir();
