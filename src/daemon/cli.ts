@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../log.js";
 import { DEFAULT_CONFIG, DEFAULT_LISTEN } from "./defaults.js";
+import { EXIT } from "./exit-codes.js";
 
 const USAGE = `Usage: agentpool <command> [options]
 
@@ -113,7 +114,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const exitCode = await main(process.argv.slice(2));
+// An error no command turned into an exit status is a crash: 70, not Node's 1,
+// which means "invalid config" to the unit's RestartPreventExitStatus=.
+const exitCode = await main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`agentpool: internal error: ${err instanceof Error ? err.stack : err}\n`);
+  return EXIT.crash;
+});
 // Let pino flush stdout before leaving.
 process.exitCode = exitCode;
 setImmediate(() => process.exit(exitCode)).unref();

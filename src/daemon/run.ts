@@ -4,6 +4,7 @@ import { createLogger, type Logger, type LogLevel } from "../log.js";
 import { AgentPool } from "../pool/pool.js";
 import type { ReloadResult } from "../reload/result.js";
 import { type ConfigWatcher, watchConfig } from "../reload/watch-config.js";
+import { EXIT } from "./exit-codes.js";
 import { startModules } from "./modules.js";
 import { createNotifier } from "./notify.js";
 import { type StatusServer, startStatusServer } from "./status/server.js";
@@ -42,7 +43,8 @@ function statusLine(pool: AgentPool, result: ReloadResult | undefined): string {
 }
 
 /**
- * The daemon: loads the config (exit 1 if it cannot), serves status, applies
+ * The daemon: loads the config (exit 1 if it cannot; other start-up failures
+ * exit 70, see {@link EXIT}), serves status, applies
  * every later edit, reloads on SIGHUP and shuts down gracefully on SIGTERM or
  * SIGINT. Resolves with the process exit code.
  */
@@ -145,7 +147,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     options.stderr.write(`agentpool: ${message}\n`);
     logger.fatal({ err: err instanceof ConfigError ? err.message : err }, "start-up failed");
     await cleanup();
-    return 1;
+    return err instanceof ConfigError ? EXIT.invalidConfig : EXIT.crash;
   }
   const running = watcher;
 
@@ -176,7 +178,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       return;
     }
     // The watcher only errors if its pipeline died: exit, and let systemd restart us.
-    running.results$.subscribe({ error: () => requestStop(undefined, 1) });
+    running.results$.subscribe({ error: () => requestStop(undefined, EXIT.crash) });
     ready = true;
     notifier.ready(statusLine(pool, running.lastResult));
     logger.info({ agents: pool.size, version: pool.snapshot.version }, "ready");

@@ -2,8 +2,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { EXIT } from "../../src/daemon/exit-codes.js";
 import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
 import { createWorkspace, sleep, type Workspace, waitFor } from "../support/workspace.js";
 
@@ -38,6 +40,22 @@ describe("agentpool run", () => {
     daemon = startDaemon(["run", "-c", join(ws.dir, "missing.yml"), "--listen", "off"]);
     expect(await daemon.exited).toBe(1);
     expect(daemon.stderr()).toMatch(/missing\.yml/);
+  });
+
+  // Issue 12: exit 1 tells systemd "invalid config, do not restart"; this is not one.
+  it("exits 70, not 1, when it cannot start for a reason other than its config (status port taken)", async () => {
+    await writeFile(ws.configPath, ws.yaml(A));
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(0, "127.0.0.1", done));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      daemon = startDaemon(["run", "-c", ws.configPath, "--listen", `127.0.0.1:${port}`]);
+      expect(await daemon.exited).toBe(EXIT.crash);
+      expect(EXIT.crash).not.toBe(EXIT.invalidConfig);
+      expect(daemon.stderr()).toMatch(/cannot start: .*EADDRINUSE/);
+    } finally {
+      taken.close();
+    }
   });
 
   it("exits 2 on a usage error", async () => {

@@ -1,0 +1,16 @@
+/**
+ * How `agentpool` ends, for systemd and scripts. `invalidConfig` and `usage`
+ * are the operator's to fix, so the unit lists them in
+ * `RestartPreventExitStatus=`; anything else (a crash, a status port that is
+ * taken) is worth a restart. 70 is `EX_SOFTWARE` from sysexits(3).
+ */
+export const EXIT = Object.freeze({
+  /** Stopped cleanly (SIGTERM, SIGINT), or a command that succeeded. */
+  ok: 0,
+  /** The config file is missing, unreadable or invalid. */
+  invalidConfig: 1,
+  /** A bad command line. */
+  usage: 2,
+  /** The daemon could not start for a reason other than its config, or died. */
+  crash: 70,
+});
