@@ -192,7 +192,13 @@ export class TlsMaterialCache {
       kind === "pem"
         ? { kind, pem: { text: decoder.decode(file.bytes), hash: sha256 } }
         : bundleContent(file.bytes);
-    const entry: FileEntry = { ...identity, mode: stats.mode, gid: stats.gid, content, used: generation };
+    const entry: FileEntry = {
+      ...identity,
+      mode: stats.mode,
+      gid: stats.gid,
+      content,
+      used: generation,
+    };
     this.#files.set(key, entry);
     return { ok: true, entry };
   }

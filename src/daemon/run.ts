@@ -124,7 +124,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
         if (ready) notifier.reloading();
       },
       onAttemptEnd: (result) => {
-        if (ready) notifier.ready(statusLine(pool, result ?? started.lastResult));
+        if (ready) notifier.ready(statusLine(pool, result));
       },
     });
     watcher = started;

@@ -91,7 +91,7 @@ export const REJECTION_GRACE_MS = 100;
  * becomes a value, so the stream of triggers lives on.
  */
 export function prepareCandidate(
-  prepare: (signal: AbortSignal) => Promise<PreparedConfig>,
+  prepare: (signal: AbortSignal, trigger: Trigger) => Promise<PreparedConfig>,
   failureGraceMs = REJECTION_GRACE_MS,
 ): OperatorFunction<Trigger, Candidate> {
   return (triggers) =>
@@ -109,7 +109,7 @@ export function prepareCandidate(
           defer(() => {
             const controller = new AbortController();
             const started = performance.now();
-            return from(prepare(controller.signal)).pipe(
+            return from(prepare(controller.signal, trigger)).pipe(
               map(
                 (config): Candidate => ({
                   ok: true,

@@ -34,11 +34,14 @@ export interface WatchConfigOptions {
   /** Default: a silent logger. */
   logger?: Logger;
   /**
-   * Called when preparing a reload starts and when the attempt ends (for
-   * systemd's RELOADING=1/READY=1); `undefined` when it turned out to be no change.
+   * Called when an attempt turns out to be a reload (for systemd's
+   * RELOADING=1): a forced one as its preparation starts, one caused by file
+   * events once its files were read and found changed. File events that leave
+   * every byte the same call neither hook, so systemd never sees them.
    */
   onAttemptStart?: () => void;
-  onAttemptEnd?: (result: ReloadResult | undefined) => void;
+  /** Called when an attempt that {@link onAttemptStart} announced ends (for READY=1). */
+  onAttemptEnd?: (result: ReloadResult) => void;
 }
 
 /** Smallest debounce that still merges the write pairs editors make (truncate + write, unlink + create). */
@@ -110,8 +113,8 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
     }
   };
 
-  const prepare = (signal: AbortSignal) => {
-    hook("onAttemptStart", options.onAttemptStart);
+  const prepare = (signal: AbortSignal, trigger: Trigger) => {
+    if (trigger.kind === "forced") hook("onAttemptStart", options.onAttemptStart);
     return prepareConfig(configPath, {
       ...(options.certsDir ? { certsDir: options.certsDir } : {}),
       signal,
@@ -139,7 +142,11 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
     .pipe(
       prepareCandidate(prepare),
       tap(watchInputsOf),
-      skipUnchanged(() => hook("onAttemptEnd", options.onAttemptEnd, undefined)),
+      skipUnchanged(),
+      // Only now is a file-caused attempt known to change something.
+      tap((candidate) => {
+        if (candidate.trigger.kind !== "forced") hook("onAttemptStart", options.onAttemptStart);
+      }),
       swapInto(pool),
       tap((result) => logResult(logger, result)),
     )
