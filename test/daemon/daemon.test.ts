@@ -233,12 +233,18 @@ describe("systemd unit", () => {
     expect(level).toBeLessThanOrEqual(2);
   });
 
-  it("starts and checks with the built CLI, and reloads with SIGHUP", () => {
+  it("starts with the built CLI, reloads with SIGHUP, and does not restart on an invalid config", () => {
     const text = readFileSync(unit, "utf8");
     const line = (key: string) => new RegExp(`^${key}=(.*)$`, "m").exec(text)?.[1] ?? "";
     expect(line("ExecStart")).toMatch(/\/dist\/daemon\/cli\.js run$/);
-    expect(line("ExecStartPre")).toMatch(/\/dist\/daemon\/cli\.js check$/);
-    expect(line("ExecReload")).toBe("/bin/kill -HUP $MAINPID");
+    // systemd restarts after a failed ExecStartPre= whatever its exit status (issue 12).
+    expect(line("ExecStartPre")).toBe("");
+    expect(line("ExecReload")).toBe("/bin/sh -c 'kill -HUP $MAINPID'");
+    expect(line("RestartPreventExitStatus").split(" ")).toEqual([
+      String(EXIT.invalidConfig),
+      String(EXIT.usage),
+    ]);
+    expect(line("User")).toBe("agentpool");
     expect(line("Type")).toBe("notify");
     // The path the unit names is what `npm run build` produces.
     expect(existsSync(CLI)).toBe(true);
