@@ -194,6 +194,13 @@ describe.skipIf(!unixDgram)("systemd notifications", () => {
       await waitFor(() => messages.some((m) => m.includes("READY=1")), 10_000, "READY=1");
       expect(messages.find((m) => m.includes("READY=1"))).toMatch(/STATUS=1 agent/);
 
+      // Issue 12: no RELOADING=1/READY=1 pairs for attempts that change nothing,
+      // right after start or for a save of the same bytes (the unit would flicker).
+      await sleep(300);
+      await writeFile(ws.configPath, ws.yaml(A));
+      await sleep(300);
+      expect(messages.filter((m) => m.includes("RELOADING=1"))).toEqual([]);
+
       await writeFile(ws.configPath, ws.yaml(AB));
       await waitFor(
         () => messages.filter((m) => m.includes("READY=1")).length >= 2,
