@@ -3,6 +3,7 @@
 // booted with systemd-nspawn, checked from inside with systemctl and
 // journalctl. `npm run test:systemd`; not part of `npm test`.
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { chmod, chown, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
@@ -28,6 +29,35 @@ let root: string | undefined;
 let machine: Machine | undefined;
 let gid = 0;
 let cursor: string | undefined;
+let secondInstall: { code: number; out: string } | undefined;
+let hostBefore: string | undefined;
+let hostAfter: string | undefined;
+
+function installInto(dir: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) =>
+    execFile(
+      join(REPO, "systemd/install.sh"),
+      ["--root", dir],
+      { timeout: 10 * 60_000, encoding: "utf8" },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code ?? 1) : 0, out: `${stdout}${stderr}` }),
+    ),
+  );
+}
+
+/** What `install.sh --root` must leave alone on the host: its users, groups and units. */
+async function hostState(): Promise<string> {
+  const read = (path: string) => readFile(path, "utf8").catch(() => "(none)");
+  return [
+    await read("/etc/passwd"),
+    await read("/etc/group"),
+    await read("/etc/systemd/system/agentpool.service"),
+    await read("/etc/sysusers.d/agentpool.conf"),
+    await read("/etc/tmpfiles.d/agentpool.conf"),
+    existsSync("/etc/agentpool") ? "has /etc/agentpool" : "",
+    existsSync("/opt/agentpool") ? "has /opt/agentpool" : "",
+  ].join("\n--\n");
+}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -124,15 +154,8 @@ beforeAll(async () => {
   root = await copyRootfs();
 
   // The install, as the README tells an operator to do it.
-  const install = await new Promise<{ code: number; out: string }>((resolve) =>
-    execFile(
-      join(REPO, "systemd/install.sh"),
-      ["--root", root as string],
-      { timeout: 10 * 60_000, encoding: "utf8" },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 1) : 0, out: `${stdout}${stderr}` }),
-    ),
-  );
+  hostBefore = await hostState();
+  const install = await installInto(root);
   if (install.code !== 0) throw new Error(`install.sh --root failed:\n${install.out}`);
 
   const group = (await readFile(join(root, "etc/group"), "utf8"))
@@ -148,6 +171,9 @@ beforeAll(async () => {
   await put("/etc/agentpool/tls/client.pem", pki.client.cert, 0o644);
   await put("/etc/agentpool/tls/client-key.pem", pki.client.key, 0o640);
   await put(CONFIG, agentsYaml([1, 2], "two agents"), 0o640);
+  // Again, as after an upgrade: the program is replaced, /etc/agentpool is kept.
+  secondInstall = await installInto(root);
+  hostAfter = await hostState();
 
   machine = await boot(root);
   const node = await inside("node", ["--version"]);
@@ -163,6 +189,16 @@ afterAll(async () => {
 }, 120_000);
 
 describe("under a real systemd (systemd-nspawn -b, Debian 12)", () => {
+  it("install.sh --root runs again cleanly, keeps the config, and leaves the host alone", async (ctx) => {
+    const m = await skipUnlessUp(ctx);
+    expect(secondInstall?.code, secondInstall?.out).toBe(0);
+    expect(hostAfter).toBe(hostBefore);
+    const config = await m.exec("cat", [CONFIG]);
+    expect(config.stdout).toBe(agentsYaml([1, 2], "two agents"));
+    const users = await m.exec("grep", ["-c", "^agentpool:", "/etc/passwd", "/etc/group"]);
+    expect(users.stdout.trim().split("\n")).toEqual(["/etc/passwd:1", "/etc/group:1"]);
+  });
+
   it("install.sh made the user, the group and /etc/agentpool root:agentpool 0750", async (ctx) => {
     const m = await skipUnlessUp(ctx);
     const id = await m.exec("id", ["agentpool"]);
@@ -264,6 +300,28 @@ describe("under a real systemd (systemd-nspawn -b, Debian 12)", () => {
       Result: "success",
     });
   }, 120_000);
+
+  it("start time, ExecStart → READY=1 (printed, not asserted)", async (ctx) => {
+    const m = await skipUnlessUp(ctx);
+    const bare = await m.exec("sh", [
+      "-c",
+      "s=$(date +%s%N); node -e 0; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))",
+    ]);
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      expect((await m.exec("systemctl", ["restart", UNIT])).code).toBe(0);
+      times.push(
+        startToReadyMs(
+          await m.show(UNIT, ["ExecMainStartTimestampMonotonic", "ActiveEnterTimestampMonotonic"]),
+        ),
+      );
+    }
+    console.log(
+      `systemd suite: ExecStart → READY=1 over 3 restarts: ${times.map((t) => t.toFixed(0)).join(", ")} ms (node -e 0 alone: ${bare.stdout.trim()} ms)`,
+    );
+    for (const t of times) expect(t).toBeGreaterThan(0);
+    await journalUntil(loaded(2, "initial"), "the last restart's load");
+  });
 
   it("systemd-analyze security rates the unit at most 1.5", async (ctx) => {
     const m = await skipUnlessUp(ctx);
