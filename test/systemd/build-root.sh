@@ -42,10 +42,8 @@ rm -rf "$partial"
 trap 'rm -rf "$partial"' EXIT
 echo "rootfs: debootstrap $suite from $mirror into $partial"
 debootstrap --variant=minbase --include="$packages" "$suite" "$partial" "$mirror"
-# A root of its own: no machine id yet (systemd makes one at boot), no
-# getty on the console the test reads.
-rm -f "$partial/etc/machine-id"
-: > "$partial/etc/machine-id"
+# An empty machine id: each boot of a copy gets one of its own.
+: >"$partial/etc/machine-id"
 rm -rf "$partial/var/cache/apt/archives"/*.deb "$partial/var/lib/apt/lists"/*_Packages
 touch "$partial/.agentpool-root-complete"
 rm -rf "$target"

@@ -74,6 +74,13 @@ export async function ensureRootfs(): Promise<string | undefined> {
   return undefined;
 }
 
+/** systemd-nspawn ended before the container's systemd started: this machine cannot run it. */
+export class NspawnUnavailable extends Error {
+  constructor(output: string) {
+    super(`systemd-nspawn cannot run here:\n${output.trim().split("\n").slice(-5).join("\n")}`);
+  }
+}
+
 /** Unit properties, as `systemctl show` prints them. */
 export type Props = Record<string, string>;
 
@@ -176,7 +183,7 @@ export async function boot(root: string): Promise<Machine> {
   let leader: number | undefined;
   const deadline = Date.now() + 30_000;
   while (leader === undefined) {
-    if (nspawn.exitCode !== null) throw new Error(`systemd-nspawn exited:\n${output}`);
+    if (nspawn.exitCode !== null) throw new NspawnUnavailable(output);
     if (Date.now() > deadline) throw new Error(`no PID 1 in the container:\n${output}`);
     // nspawn's child becomes the container's PID 1 once it has exec'd systemd.
     leader = childrenOf(nspawnPid).find((pid) => commOf(pid) === "systemd");

@@ -15,6 +15,7 @@ import {
   copyRootfs,
   ensureRootfs,
   type Machine,
+  NspawnUnavailable,
   REPO,
   removeRootfs,
   skipLine,
@@ -175,7 +176,13 @@ beforeAll(async () => {
   secondInstall = await installInto(root);
   hostAfter = await hostState();
 
-  machine = await boot(root);
+  try {
+    machine = await boot(root);
+  } catch (err) {
+    if (!(err instanceof NspawnUnavailable)) throw err;
+    skipReason = err.message;
+    return skipLine(skipReason);
+  }
   const node = await inside("node", ["--version"]);
   if (node.code !== 0) {
     skipReason = `the host's node does not run in a Debian 12 root: ${node.stderr.trim()}`;
