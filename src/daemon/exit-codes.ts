@@ -2,7 +2,9 @@
  * How `agentpool` ends, for systemd and scripts. `invalidConfig` and `usage`
  * are the operator's to fix, so the unit lists them in
  * `RestartPreventExitStatus=`; anything else (a crash, a status port that is
- * taken) is worth a restart. 70 is `EX_SOFTWARE` from sysexits(3).
+ * taken) is worth a restart. 70 is `EX_SOFTWARE` from sysexits(3). The
+ * statuses of single commands live with them: `status` 3 (`STATUS_EXIT`),
+ * `check --probe` 4 (`PROBE_FAILED_EXIT`).
  */
 export const EXIT = Object.freeze({
   /** Stopped cleanly (SIGTERM, SIGINT), or a command that succeeded. */
