@@ -32,7 +32,9 @@ export interface AgentInfoState {
  * | `agentpool_events_clients` | gauge | connected `/events` clients |
  *
  * Process metrics use prom-client's standard, unprefixed names (`process_*`,
- * `nodejs_*`), so stock Node.js dashboards work unchanged.
+ * `nodejs_*`), so stock Node.js dashboards work unchanged; only the three
+ * `nodejs_active_{handles,requests,resources}_total` gauges are left out
+ * (promtool rejects a gauge named `_total`): sum the per-`type` gauge instead.
  */
 export interface Metrics {
   readonly registry: Registry;
@@ -60,6 +62,13 @@ const DEFAULTS: Readonly<Required<MetricsOptions>> = Object.freeze({ processMetr
  */
 export const RELOAD_DURATION_BUCKETS: readonly number[] = Object.freeze([
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+]);
+
+/** prom-client's default gauges whose `_total` names break the exposition-format lint. */
+const LINT_FAILING_PROCESS_METRICS = Object.freeze([
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
 ]);
 
 /** Creates the metrics of one daemon, in a fresh {@link Registry}. */
@@ -126,7 +135,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   reloads.inc({ result: "failure" }, 0);
   eventClients.set(0);
 
-  if (resolved.processMetrics) collectDefaultMetrics({ register: registry });
+  if (resolved.processMetrics) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client exports these three as gauges named `_total`, which
+    // `promtool check metrics` rejects (https://github.com/prometheus/client_js/issues/283).
+    // Each is the sum of the per-type gauge kept next to it: sum(nodejs_active_handles).
+    for (const name of LINT_FAILING_PROCESS_METRICS) registry.removeSingleMetric(name);
+  }
 
   // Label sets currently exported per agent, so a change or removal can drop the old series.
   const infoLabels = new Map<
