@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../log.js";
+import { LOG_FORMATS, type LogFormat, resolveLogFormat } from "../log-pretty.js";
 import { DEFAULT_CONFIG, DEFAULT_LISTEN } from "./defaults.js";
 import { EXIT } from "./exit-codes.js";
 
@@ -21,6 +22,7 @@ Run options:
       --certs-dir DIR      where <addr>.zip bundles live (default: ../certs from the config's folder)
       --debounce MS        quiet time after a file event before reloading (default 10)
       --log-level LEVEL    fatal, error, warn, info, debug, trace or silent (default info)
+      --log-format FORMAT  json or pretty (default: pretty on a terminal, json otherwise)
       --module FILE        an ES module whose default export gets { pool, logger, signal }; repeatable
   -h, --help               this text
   -v, --version            the version
@@ -46,6 +48,7 @@ async function run(argv: string[]): Promise<number> {
       "certs-dir": { type: "string" },
       debounce: { type: "string" },
       "log-level": { type: "string" },
+      "log-format": { type: "string" },
       module: { type: "string", multiple: true },
     },
     strict: true,
@@ -58,8 +61,12 @@ async function run(argv: string[]): Promise<number> {
   const logLevel = values["log-level"] || process.env.AGENTPOOL_LOG_LEVEL || "info";
   if (!LOG_LEVELS.has(logLevel))
     throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}`);
+  const logFormat = values["log-format"] as LogFormat | undefined;
+  if (logFormat !== undefined && !LOG_FORMATS.includes(logFormat))
+    throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(", ")}`);
   const { runDaemon } = await import("./run.js");
   return runDaemon({
+    logFormat: resolveLogFormat(logFormat),
     configPath: values.config || process.env.AGENTPOOL_CONFIG || DEFAULT_CONFIG,
     listen: values.listen || process.env.AGENTPOOL_LISTEN || DEFAULT_LISTEN,
     ...(values["certs-dir"] ? { certsDir: values["certs-dir"] } : {}),

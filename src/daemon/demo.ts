@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { zipSync } from "fflate";
 import { request } from "undici";
 import { DOCKER_HOST } from "../agent/protocol.js";
+import { LOG_FORMATS, type LogFormat, resolveLogFormat } from "../log-pretty.js";
 import { startTestAgent, type TestAgent } from "../testing/agent-server.js";
 import { createTestPki } from "../testing/pki.js";
 import { runDaemon } from "./run.js";
@@ -22,9 +23,18 @@ interface Io {
 export async function demoCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { listen: { type: "string" }, "log-level": { type: "string" } },
+    options: {
+      listen: { type: "string" },
+      "log-level": { type: "string" },
+      "log-format": { type: "string" },
+    },
     strict: true,
   });
+  const logFormat = values["log-format"] as LogFormat | undefined;
+  if (logFormat !== undefined && !LOG_FORMATS.includes(logFormat)) {
+    io.stderr.write(`agentpool demo: --log-format must be one of ${LOG_FORMATS.join(", ")}\n`);
+    return 2;
+  }
   const root = await mkdtemp(join(tmpdir(), "agentpool-demo-"));
   const agents: TestAgent[] = [];
   try {
@@ -115,12 +125,14 @@ providers:
       configPath,
       listen,
       logLevel: (values["log-level"] ?? "info") as "info",
+      logFormat: resolveLogFormat(logFormat),
       modules: [],
       stderr: io.stderr,
       onReady: ({ pool, logger, statusAddress }) => {
         if (statusAddress) {
           io.stderr.write(
-            `Status: curl http://${statusAddress}/agents   (also /status, /metrics, /events)\n\n`,
+            `Status page: http://${statusAddress}/   (open it in a browser; it follows every reload)\n` +
+              `Status API:  curl http://${statusAddress}/agents   (also /status, /metrics, /events)\n\n`,
           );
         }
         // A consumer plugged into the pool: list containers on every agent of each snapshot.

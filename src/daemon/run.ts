@@ -1,6 +1,7 @@
 import { config as rxjsConfig } from "rxjs";
 import { ConfigError } from "../config/errors.js";
 import { createLogger, type Logger, type LogLevel } from "../log.js";
+import { type LogFormat, prettyDestination } from "../log-pretty.js";
 import { AgentPool } from "../pool/pool.js";
 import type { ReloadResult } from "../reload/result.js";
 import { type ConfigWatcher, watchConfig } from "../reload/watch-config.js";
@@ -16,6 +17,8 @@ export interface RunOptions {
   certsDir?: string;
   debounceMs?: number;
   logLevel: LogLevel;
+  /** `pretty`: one human line per event (for a terminal). Default `json` (NDJSON). */
+  logFormat?: LogFormat;
   modules: readonly string[];
   /** Bound on the whole shutdown (draining agent connections included). Default 10 000 ms. */
   shutdownTimeoutMs?: number;
@@ -49,7 +52,10 @@ function statusLine(pool: AgentPool, result: ReloadResult | undefined): string {
  * SIGINT. Resolves with the process exit code.
  */
 export async function runDaemon(options: RunOptions): Promise<number> {
-  const logger = createLogger(options.logLevel);
+  const logger = createLogger(
+    options.logLevel,
+    options.logFormat === "pretty" ? prettyDestination() : undefined,
+  );
   const notifier = createNotifier(logger);
   const shutdownController = new AbortController();
   // A subscriber that throws (a --module, typically) is logged, never fatal.
