@@ -11,7 +11,7 @@ import {
   type HealthCheckResult,
   parseAddr,
 } from "./protocol.js";
-import { type TlsLabels, type TlsMaterial, verifyTls } from "./tls.js";
+import { type TlsIdentity, type TlsLabels, type TlsMaterial, verifyTls } from "./tls.js";
 import { oneLine } from "./tls-errors.js";
 
 /** What `add`, `has` and `remove` take: one agent with its TLS material as PEM text. */
@@ -51,6 +51,7 @@ export type RequestOptions = Omit<Dispatcher.RequestOptions, "origin" | "path" |
 
 let internals: {
   fingerprint(agent: Agent): string;
+  tlsIdentity(agent: Agent): TlsIdentity;
   connection(agent: Agent): Connection;
 };
 
@@ -64,11 +65,13 @@ export class Agent {
   /** `agent://<addr>`: what GoDoxy's docker providers use to name this agent. */
   readonly dockerHost: string;
   readonly #fingerprint: string;
+  readonly #tlsIdentity: TlsIdentity;
   readonly #connection: Connection;
 
   static {
     internals = {
       fingerprint: (agent) => agent.#fingerprint,
+      tlsIdentity: (agent) => agent.#tlsIdentity,
       connection: (agent) => agent.#connection,
     };
   }
@@ -94,6 +97,7 @@ export class Agent {
     this.name = config.name || config.addr;
     this.dockerHost = dockerHostOf(config.addr);
     this.#fingerprint = verified.fingerprint;
+    this.#tlsIdentity = verified.identity;
     this.#connection =
       reuse ??
       new Connection(parsed?.host ?? "", parsed?.port ?? 0, config.tls, {
@@ -312,6 +316,11 @@ function queryString(query: Record<string, string | number | boolean> | URLSearc
 /** @internal TLS identity of an agent, for telling a rotation from a plain re-add. */
 export function fingerprintOf(agent: Agent): string {
   return internals.fingerprint(agent);
+}
+
+/** @internal The public fingerprints of an agent's certificates, for status and `check --diff`. */
+export function tlsIdentityOf(agent: Agent): TlsIdentity {
+  return internals.tlsIdentity(agent);
 }
 
 /** @internal The sockets behind an agent; shared between an agent and its renamed successor. */

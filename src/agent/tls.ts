@@ -16,6 +16,19 @@ export interface VerifiedTls {
   readonly certNotAfter: Date;
   /** Earliest expiry among the CA certificates. */
   readonly caNotAfter: Date;
+  /** Public identity of the TLS material (no key material): see {@link TlsIdentity}. */
+  readonly identity: TlsIdentity;
+}
+
+/**
+ * What tells one agent's TLS material from another's without a secret: the
+ * SHA-256 fingerprints of the client certificate and of each CA certificate,
+ * as `openssl x509 -noout -fingerprint -sha256` prints them. The key needs no
+ * fingerprint of its own: it has to match the certificate.
+ */
+export interface TlsIdentity {
+  readonly certSha256: string;
+  readonly caSha256: readonly string[];
 }
 
 export type TlsPart = "ca" | "cert" | "key";
@@ -106,6 +119,10 @@ export function verifyTls(
     fingerprint,
     certNotAfter: new Date(cert.validTo),
     caNotAfter: new Date(Math.min(...cas.map((c) => Date.parse(c.validTo)))),
+    identity: Object.freeze({
+      certSha256: cert.fingerprint256,
+      caSha256: Object.freeze(cas.map((c) => c.fingerprint256)),
+    }),
   });
   if (Object.isFrozen(tls)) verifiedCache.set(tls, verified);
   return verified;

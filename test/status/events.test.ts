@@ -56,16 +56,18 @@ describe("/events", () => {
       },
       { cause: "reload" },
     );
-    await waitFor("three more snapshots", () => client.events.length === 4);
+    // Probe outcomes of a and b come as agent-info events in between.
+    const snapshots = () => client.events.filter((e) => e.event === "snapshot");
+    await waitFor("three more snapshots", () => snapshots().length === 4);
 
-    expect(client.events.map((e) => e.event)).toEqual([
+    expect(client.events.filter((e) => e.event !== "agent-info").map((e) => e.event)).toEqual([
       "snapshot",
       "snapshot",
       "snapshot",
       "snapshot",
     ]);
-    expect(client.events.map((e) => e.id)).toEqual(["1", "2", "3", "4"]);
-    const data = client.events.map((e) => JSON.parse(e.data) as SnapshotData);
+    expect(snapshots().map((e) => e.id)).toEqual(["1", "2", "3", "4"]);
+    const data = snapshots().map((e) => JSON.parse(e.data) as SnapshotData);
     expect(data[0]).toEqual({
       version: 1,
       cause: "api",
@@ -99,18 +101,62 @@ describe("/events", () => {
     results$.next(okResult());
     const second = failedResult();
     results$.next(second);
-    await waitFor("two reload errors", () => client.events.length === 3);
+    const errors = () => client.events.filter((e) => e.event === "reload-error");
+    await waitFor("two reload errors", () => errors().length === 2);
 
-    expect(client.events.map((e) => e.event)).toEqual(["snapshot", "reload-error", "reload-error"]);
+    expect(JSON.parse(errors()[0]?.data ?? "")).toEqual({ at: first.at, error: LOCATED_ERROR });
+    expect(JSON.parse(errors()[1]?.data ?? "")).toEqual({ at: second.at, error: LOCATED_ERROR });
+    expect(errors()[0]?.id).toBeUndefined();
+  });
+
+  it("sends a reload event with the history record for every result, good or bad", async () => {
+    const { server, results$ } = await openStatus(opened);
+    const client = await openEvents(server.address);
+    opened.add(() => client.close());
+    await waitFor("the initial snapshot", () => client.events.length === 1);
+
+    const good = okResult({ version: 4, added: ["a:1", "b:1"], changed: ["c:1"], durationMs: 7 });
+    const bad = failedResult({ durationMs: 2 });
+    results$.next(good);
+    results$.next(bad);
+    await waitFor("a reload-error after two reloads", () => client.events.length === 4);
+
+    expect(client.events.map((e) => e.event)).toEqual([
+      "snapshot",
+      "reload",
+      "reload",
+      "reload-error",
+    ]);
     expect(JSON.parse(client.events[1]?.data ?? "")).toEqual({
-      at: first.at,
-      error: LOCATED_ERROR,
+      ok: true,
+      at: good.at,
+      cause: "reload",
+      durationMs: 7,
+      version: 4,
+      added: 2,
+      removed: 0,
+      changed: 1,
     });
     expect(JSON.parse(client.events[2]?.data ?? "")).toEqual({
-      at: second.at,
+      ok: false,
+      at: bad.at,
+      cause: "reload",
+      durationMs: 2,
       error: LOCATED_ERROR,
+      code: "ERR_CONFIG_INVALID",
     });
-    expect(client.events[1]?.id).toBeUndefined();
+  });
+
+  it("sends an agent-info event when a probe of an agent ends", async () => {
+    const edge = await openAgent(opened, pki);
+    const { server, pool } = await openStatus(opened);
+    const client = await openEvents(server.address);
+    opened.add(() => client.close());
+    pool.add(edge.config("edge"));
+    const info = await waitFor("the probe's event", () =>
+      client.events.find((e) => e.event === "agent-info"),
+    );
+    expect(JSON.parse(info.data)).toEqual({ addr: edge.addr });
   });
 
   it("sends comment heartbeats at the configured interval", async () => {
@@ -230,7 +276,10 @@ describe("/events with an unreachable agent in the pool", () => {
     const client = await openEvents(server.address);
     opened.add(() => client.close());
     pool.add({ addr: "127.0.0.1:1", name: "closed-port", tls: pki.clientTls });
-    await waitFor("the snapshot", () => client.events.length === 2);
-    expect(JSON.parse(client.events[1]?.data ?? "{}")).toMatchObject({ added: ["127.0.0.1:1"] });
+    const snapshots = () => client.events.filter((e) => e.event === "snapshot");
+    await waitFor("the snapshot", () => snapshots().length === 2);
+    expect(JSON.parse(snapshots()[1]?.data ?? "{}")).toMatchObject({ added: ["127.0.0.1:1"] });
+    // The failed probe is an event too, and the stream goes on.
+    await waitFor("the failed probe", () => client.events.some((e) => e.event === "agent-info"));
   });
 });

@@ -56,10 +56,33 @@ describe("info prober", () => {
       name: "edge",
       info: { name: "edge-7", version: "v0.19.2", runtime: "podman" },
       at: "2025-01-02T03:04:05.000Z",
+      since: "2025-01-02T03:04:05.000Z",
     });
     expect(prober.entries()).toEqual([entry]);
     expect(changes).toEqual([{ addr: edge.addr, entry }]);
     expect(Object.isFrozen(entry)).toBe(true);
+  });
+
+  it("classifies a failing probe by its error code and keeps since at the first failure", async () => {
+    const port = await closedPort();
+    const pool = openPool(opened);
+    let clock = Date.parse("2025-01-02T03:04:05.000Z");
+    const { prober } = openProber({
+      pool,
+      retryInitialMs: 5,
+      retryMaxMs: 5,
+      now: () => (clock += 1_000),
+    });
+    pool.add({ addr: `127.0.0.1:${port}`, name: "down", tls: pki.clientTls });
+    const first = await waitFor("the first failure", () => prober.get(`127.0.0.1:${port}`));
+    expect(first).toMatchObject({ errorCode: "ERR_AGENT_REQUEST", since: first.at });
+    const later = await waitFor("a later failure", () => {
+      const entry = prober.get(`127.0.0.1:${port}`);
+      return entry && entry.at !== first.at ? entry : undefined;
+    });
+    expect(later.errorCode).toBe("ERR_AGENT_REQUEST");
+    expect(later.since).toBe(first.at);
+    expect(later.error).toMatch(/ECONNREFUSED/);
   });
 
   it("probes agents already in the pool when it starts", async () => {

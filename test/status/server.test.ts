@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { networkInterfaces, tmpdir } from "node:os";
@@ -97,6 +98,12 @@ describe("status endpoint routes", () => {
         version: "v0.20.1",
         runtime: "podman",
         infoAt: expect.any(String),
+        infoSince: rows[0]?.infoAt,
+        // Public fingerprints only, as openssl prints them: `check --diff` compares them.
+        tls: {
+          certSha256: new X509Certificate(pki.client.cert).fingerprint256,
+          caSha256: [new X509Certificate(pki.ca.cert).fingerprint256],
+        },
       },
     ]);
     const raw = (await httpGet(server.address, "/agents")).body;
@@ -139,6 +146,18 @@ describe("status endpoint routes", () => {
         warnings: ["key.pem is readable by others"],
       },
       lastSuccess: { at: good.at, version: good.version },
+      recentReloads: [
+        {
+          ok: true,
+          at: good.at,
+          cause: "reload",
+          durationMs: good.durationMs,
+          version: good.version,
+          added: 0,
+          removed: 0,
+          changed: 0,
+        },
+      ],
     });
 
     const bad = failedResult();
@@ -161,7 +180,34 @@ describe("status endpoint routes", () => {
       configPath: CONFIG_PATH,
       ready: false,
       lastReload: null,
+      recentReloads: [],
     });
+  });
+
+  it("lists the last 20 reload attempts on /status, newest first, with the located error of each failure", async () => {
+    const { server, results$ } = await openStatus(opened);
+    const at = (i: number) => new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString();
+    for (let i = 0; i < 25; i++) {
+      results$.next(
+        i % 5 === 4
+          ? failedResult({ at: at(i) })
+          : okResult({ at: at(i), version: i, added: ["x:1"], removed: [], changed: [] }),
+      );
+    }
+    const body = await getJson<StatusBody>(server.address, "/status");
+    expect(body.recentReloads).toHaveLength(20);
+    expect(body.recentReloads.map((r) => r.at)).toEqual(
+      Array.from({ length: 20 }, (_, k) => at(24 - k)),
+    );
+    expect(body.recentReloads[0]).toEqual({
+      ok: false,
+      at: at(24),
+      cause: "reload",
+      durationMs: 2,
+      error: LOCATED_ERROR,
+      code: "ERR_CONFIG_INVALID",
+    });
+    expect(body.recentReloads[1]).toMatchObject({ ok: true, version: 23, added: 1 });
   });
 
   it("serves Prometheus text on /metrics with its content type", async () => {

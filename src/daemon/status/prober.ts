@@ -14,8 +14,12 @@ export interface InfoEntry {
   readonly info?: AgentInfo;
   /** The latest probe's error message (names the addr); absent once a probe succeeds. */
   readonly error?: string;
+  /** The class of that error: the `AgentError` code (`ERR_AGENT_TLS`, `ERR_AGENT_TIMEOUT`, …). */
+  readonly errorCode?: string;
   /** ISO time of the latest probe's outcome. */
   readonly at: string;
+  /** ISO time since when probes have had this outcome (answering, or failing with this code). */
+  readonly since: string;
 }
 
 /** One agent's entry changed (`entry` set) or the agent left the pool (`entry` undefined). */
@@ -72,6 +76,11 @@ interface Job {
   queued: boolean;
   controller: AbortController | undefined;
   retry: NodeJS.Timeout | undefined;
+}
+
+function errorCodeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
 }
 
 function positiveInteger(value: unknown): boolean {
@@ -180,11 +189,13 @@ export function createInfoProber(options: InfoProberOptions): InfoProber {
       if (job.failures > 0)
         log.info({ addr: agent.addr, failures: job.failures }, "agent info probe recovered");
       job.failures = 0;
+      const at = new Date(now()).toISOString();
       job.entry = Object.freeze({
         addr: agent.addr,
         name: agent.name,
         info: Object.freeze({ ...info }),
-        at: new Date(now()).toISOString(),
+        at,
+        since: job.entry && job.entry.error === undefined ? job.entry.since : at,
       });
       emit(agent.addr, job.entry);
     } catch (err) {
@@ -200,12 +211,17 @@ export function createInfoProber(options: InfoProberOptions): InfoProber {
           { addr: agent.addr, err: message, failures: job.failures },
           "agent info probe failed again",
         );
+      const errorCode = errorCodeOf(err);
+      const at = new Date(now()).toISOString();
+      const same = job.entry?.error !== undefined && job.entry.errorCode === errorCode;
       job.entry = Object.freeze({
         addr: agent.addr,
         name: agent.name,
         ...(job.entry?.info ? { info: job.entry.info } : {}),
         error: message,
-        at: new Date(now()).toISOString(),
+        ...(errorCode !== undefined ? { errorCode } : {}),
+        at,
+        since: same && job.entry ? job.entry.since : at,
       });
       emit(agent.addr, job.entry);
       job.retry = setTimeout(() => {

@@ -2,11 +2,14 @@ import { lstat, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type AddressInfo, connect, isIPv4, isIPv6 } from "node:net";
 import type { Observable, Subscription } from "rxjs";
+import { tlsIdentityOf } from "../../agent/agent.js";
 import type { Logger } from "../../log.js";
 import type { AgentPool } from "../../pool/pool.js";
 import type { PoolSnapshot } from "../../pool/snapshot.js";
 import type { ReloadResult } from "../../reload/result.js";
+import { createReloadHistory, type ReloadRecord } from "./history.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { STATUS_PAGE_PATHS, statusPageRoutes } from "./page/route.js";
 import { createInfoProber, type InfoChange, type InfoProber } from "./prober.js";
 
 /** Options of {@link startStatusServer}, resolved once against frozen defaults. */
@@ -194,7 +197,10 @@ function sendText(res: ServerResponse, status: number, body: string): void {
   send(res, status, `${body}\n`, "text/plain; charset=utf-8");
 }
 
-const ENDPOINTS = ["/healthz", "/readyz", "/agents", "/status", "/metrics", "/events"] as const;
+const ENDPOINTS = [
+  ...STATUS_PAGE_PATHS,
+  ...(["/healthz", "/readyz", "/agents", "/status", "/metrics", "/events"] as const),
+];
 
 /**
  * Starts the status endpoint: `/healthz`, `/readyz`, `/agents`, `/status`,
@@ -216,6 +222,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
 
   let lastResult: ReloadResult | undefined;
   let lastSuccess: { at: string; version: number } | undefined;
+  const history = createReloadHistory();
   const clients = new Set<EventsClient>();
   const frames = new WeakMap<PoolSnapshot, string>();
   const snapshotFrame = (snapshot: PoolSnapshot) => {
@@ -282,6 +289,8 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       next: guard("a reload result", (result: ReloadResult) => {
         lastResult = result;
         metrics.observe(result);
+        const record = history.record(result);
+        broadcast(() => sseFrame("reload", record));
         if (result.ok) {
           lastSuccess = { at: result.at, version: result.version };
           return;
@@ -294,7 +303,10 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   for (const entry of prober.entries()) metrics.setAgentInfo(entry.addr, entry);
   subscriptions.push(
     prober.changes$.subscribe(
-      guard("an info change", ({ addr, entry }: InfoChange) => metrics.setAgentInfo(addr, entry)),
+      guard("an info change", ({ addr, entry }: InfoChange) => {
+        metrics.setAgentInfo(addr, entry);
+        broadcast(() => sseFrame("agent-info", { addr }));
+      }),
     ),
   );
 
@@ -321,7 +333,9 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
           ...agent.toJSON(),
           ...(entry?.info ? { version: entry.info.version, runtime: entry.info.runtime } : {}),
           ...(entry?.error !== undefined ? { infoError: entry.error } : {}),
-          ...(entry ? { infoAt: entry.at } : {}),
+          ...(entry?.errorCode !== undefined ? { infoErrorCode: entry.errorCode } : {}),
+          ...(entry ? { infoAt: entry.at, infoSince: entry.since } : {}),
+          tls: tlsIdentityOf(agent),
         };
       });
       sendJson(res, 200, agents);
@@ -335,6 +349,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
         ready: lastSuccess !== undefined,
         lastReload: lastResult ? describeResult(lastResult) : null,
         ...(lastSuccess ? { lastSuccess } : {}),
+        recentReloads: history.list(),
       };
       sendJson(res, 200, body);
     },
@@ -348,6 +363,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       );
     },
     "/events": (req, res) => openEvents(req, res),
+    ...statusPageRoutes,
   };
 
   function openEvents(req: IncomingMessage, res: ServerResponse): void {
@@ -484,6 +500,8 @@ export interface StatusBody {
   ready: boolean;
   lastReload: ReloadSummary | null;
   lastSuccess?: { at: string; version: number };
+  /** The last reload attempts (at most 20), newest first. */
+  recentReloads: readonly ReloadRecord[];
 }
 
 function describeResult(result: ReloadResult): ReloadSummary {
