@@ -1,9 +1,9 @@
 import { parseArgs } from "node:util";
 import { verifyTls } from "../agent/tls.js";
 import { ConfigError, type ConfigIssue, formatIssue } from "../config/errors.js";
-import { prepareConfig } from "../config/load.js";
+import { type PreparedConfig, prepareConfig } from "../config/load.js";
 import { configJsonSchema } from "../config/schema.js";
-import { DEFAULT_CONFIG } from "./defaults.js";
+import { DEFAULT_CONFIG, DEFAULT_LISTEN } from "./defaults.js";
 import {
   formatProbe,
   PROBE_DEFAULTS,
@@ -20,10 +20,11 @@ export interface CommandIo {
 }
 
 const CHECK_USAGE = `Usage: agentpool check [-c, --config PATH] [--certs-dir DIR] [--probe [--probe-timeout MS]] [--json]
+                       [--diff [--against HOST:PORT|SOCKET]]
 
 Validates config.yml and the TLS files it names, like a reload would.
 Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error,
-${PROBE_FAILED_EXIT} valid but an agent failed its --probe.
+${PROBE_FAILED_EXIT} valid but an agent failed its --probe, 3 (--diff) the daemon cannot be reached.
 
   -c, --config PATH    config file (env AGENTPOOL_CONFIG; default config/config.yml)
       --certs-dir DIR  where <addr>.zip bundles live (default: ../certs from the config's folder)
@@ -32,6 +33,10 @@ ${PROBE_FAILED_EXIT} valid but an agent failed its --probe.
       --probe-timeout MS
                        bound on each agent's probe, connect and TLS included (default ${PROBE_DEFAULTS.timeoutMs})
       --json           print {ok, agents, warnings, issues, probe?} as JSON on stdout
+      --diff           then ask the running daemon and print what saving the file
+                       would change: + added, - removed, ~ changed agents
+      --against ADDR   the daemon's status endpoint for --diff
+                       (default: $AGENTPOOL_LISTEN or ${DEFAULT_LISTEN})
   -h, --help           this text
 `;
 
@@ -84,6 +89,8 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
     help?: boolean;
     probe?: boolean;
     "probe-timeout"?: string;
+    diff?: boolean;
+    against?: string;
   };
   try {
     ({ values } = parseArgs({
@@ -95,6 +102,8 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
         help: { type: "boolean", short: "h" },
         probe: { type: "boolean" },
         "probe-timeout": { type: "string" },
+        diff: { type: "boolean" },
+        against: { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -117,8 +126,10 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
   const configPath = values.config ?? (process.env.AGENTPOOL_CONFIG || DEFAULT_CONFIG);
   const certsDir = values["certs-dir"];
   let report: CheckReport;
+  let loaded: PreparedConfig["agents"] = [];
   try {
     const prepared = await prepareConfig(configPath, certsDir ? { certsDir } : {});
+    loaded = prepared.agents;
     report = {
       ok: true,
       agents: prepared.agents.map((agent) => ({
@@ -137,6 +148,20 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
     report = { ok: false, agents: [], warnings: [], issues: err.issues.map((i) => ({ ...i })) };
   }
 
+  if (values.diff && report.ok) {
+    const { runDiff, resolveAgainst } = await import("./check-diff.js");
+    const against = resolveAgainst(values.against);
+    if (report.probe && !values.json) io.stdout.write(formatProbe(report.probe));
+    const code = await runDiff({
+      io,
+      configPath,
+      report,
+      agents: loaded,
+      against,
+      json: !!values.json,
+    });
+    return code === 0 && report.probe?.some((result) => !result.ok) ? PROBE_FAILED_EXIT : code;
+  }
   if (values.json) {
     io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else if (report.ok) {

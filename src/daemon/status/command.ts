@@ -44,7 +44,8 @@ interface AgentRow {
   infoError?: string;
 }
 
-function getJson(where: ListenAddress, path: string, timeoutMs: number): Promise<unknown> {
+/** GET `path` from a status endpoint, parsed as JSON; rejects with one sentence. */
+export function getJson(where: ListenAddress, path: string, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     // One bound on the whole exchange, connect included (a socket timeout only starts once connected).
     const timer = setTimeout(
