@@ -19,6 +19,14 @@ it("agentpool demo: two agents answer, an edit reloads, Ctrl-C cleans up", async
   expect(configPath).toBeDefined();
   const root = configPath?.replace(/\/config\/config\.yml$/, "") as string;
 
+  // The status page's address is printed, and it serves the page.
+  const pageUrl = /Status page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(demo.stderr())?.[1];
+  expect(pageUrl).toBeDefined();
+  const page = await fetch(pageUrl as string);
+  expect(page.status).toBe(200);
+  expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+  expect(await page.text()).toContain("<title>agentpool status</title>");
+
   // The edit a user would try first: rename an agent.
   const text = await readFile(configPath as string, "utf8");
   await writeFile(configPath as string, text.replace("name: demo-web", "name: renamed-web"));

@@ -124,7 +124,7 @@ describe.skipIf(!CHROMIUM)("status page in a real browser (skipped: no chromium 
       /initial.*ok.*\+3 −0 ~0.*snapshot 1/,
     );
     expect(await page.locator("#reload-error").isHidden()).toBe(true);
-  });
+  }, 60_000);
 
   it("escapes text from the config: an agent named like markup stays text", async () => {
     expect(await page.evaluate("window.__injected")).toBe(undefined);
@@ -163,7 +163,7 @@ describe.skipIf(!CHROMIUM)("status page in a real browser (skipped: no chromium 
       /reload.*ok.*\+0 −2 ~1.*snapshot 2/,
     );
     expect(await page.evaluate("window.__sameDocument")).toBe(true);
-  });
+  }, 60_000);
 
   it("shows a bad edit's located error, and keeps listing the agents still served", async () => {
     await writeFile(
@@ -189,7 +189,7 @@ describe.skipIf(!CHROMIUM)("status page in a real browser (skipped: no chromium 
       fullPage: true,
       animations: "disabled",
     });
-  });
+  }, 60_000);
 
   it("reconnects after the daemon restarts, still without a page reload", async () => {
     const port = address.slice(address.lastIndexOf(":") + 1);
@@ -231,7 +231,7 @@ describe.skipIf(!CHROMIUM)("status page in a real browser (skipped: no chromium 
       animations: "disabled",
     });
     await page.setViewportSize({ width: 1100, height: 900 });
-  });
+  }, 60_000);
 
   it("serves the page, its script and style sheet with the CSP, GET and HEAD only", async () => {
     for (const path of ["/", "/page.js", "/page.css", "/favicon.svg"]) {
