@@ -1,5 +1,4 @@
 import type { DestinationStream } from "pino";
-import { build as prettyStream } from "pino-pretty";
 
 /** How the daemon writes its log: pino's NDJSON, or one human line per event. */
 export type LogFormat = "json" | "pretty";
@@ -23,10 +22,13 @@ export function resolveLogFormat(
  * `12:00:01.234 INFO  reload: config loaded {"result":"success",…}`.
  * Synchronous, in this thread (no worker transport): a line is on the
  * terminal before the call that logged it returns, as with NDJSON.
+ * pino-pretty is loaded here, on demand: importing it costs about 90 ms of
+ * start-up, which a daemon logging JSON under systemd should not pay.
  */
-export function prettyDestination(
+export async function prettyDestination(
   options: { colorize?: boolean; destination?: NodeJS.WritableStream | number } = {},
-): DestinationStream {
+): Promise<DestinationStream> {
+  const { build: prettyStream } = await import("pino-pretty");
   return prettyStream({
     sync: true,
     colorize: options.colorize ?? (process.stdout.isTTY === true && !process.env.NO_COLOR),

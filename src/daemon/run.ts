@@ -54,7 +54,7 @@ function statusLine(pool: AgentPool, result: ReloadResult | undefined): string {
 export async function runDaemon(options: RunOptions): Promise<number> {
   const logger = createLogger(
     options.logLevel,
-    options.logFormat === "pretty" ? prettyDestination() : undefined,
+    options.logFormat === "pretty" ? await prettyDestination() : undefined,
   );
   const notifier = createNotifier(logger);
   const shutdownController = new AbortController();
