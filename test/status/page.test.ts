@@ -42,9 +42,8 @@ describe.skipIf(!CHROMIUM)("status page in a real browser (skipped: no chromium 
   }
 
   const rows = () => page.locator("#agents tbody tr");
-  // Page-side expressions are strings: they run in the browser, not under this file's types.
-  const liveIs = (state: string) =>
-    `document.querySelector("#live")?.getAttribute("data-state") === ${JSON.stringify(state)}`;
+  // Polled from here: page.waitForFunction would evaluate in the page, which its CSP forbids.
+  const liveState = () => page.locator("#live").getAttribute("data-state");
 
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first.`);
@@ -105,7 +104,7 @@ describe.skipIf(!CHROMIUM)("status page in a real browser (skipped: no chromium 
     const response = await page.goto(`http://${address}/`);
     expect(response?.status()).toBe(200);
     expect(response?.headers()["content-security-policy"]).toBe(STATUS_PAGE_CSP);
-    await page.waitForFunction(liveIs("live"));
+    await expect.poll(liveState, { timeout: 15_000 }).toBe("live");
     await expect.poll(() => rows().count(), { timeout: 15_000 }).toBe(3);
     const row = (name: string) => rows().filter({ hasText: name });
     // Both live agents probed, the dead one classified.
@@ -194,7 +193,7 @@ describe.skipIf(!CHROMIUM)("status page in a real browser (skipped: no chromium 
   it("reconnects after the daemon restarts, still without a page reload", async () => {
     const port = address.slice(address.lastIndexOf(":") + 1);
     expect(await daemon.stop()).toBe(0);
-    await page.waitForFunction(liveIs("offline"), undefined, { timeout: 15_000 });
+    await expect.poll(liveState, { timeout: 15_000 }).toBe("offline");
     expect(await page.locator("#live-text").textContent()).toMatch(/reconnecting|unreachable/);
 
     const [a, b] = agents as [TestAgent, TestAgent];
@@ -206,7 +205,7 @@ describe.skipIf(!CHROMIUM)("status page in a real browser (skipped: no chromium 
       ]),
     );
     await startOn(`127.0.0.1:${port}`);
-    await page.waitForFunction(liveIs("live"), undefined, { timeout: 20_000 });
+    await expect.poll(liveState, { timeout: 20_000 }).toBe("live");
     await expect.poll(() => rows().count(), { timeout: 15_000 }).toBe(2);
     await expect
       .poll(() => rows().allTextContents(), { timeout: 15_000 })
