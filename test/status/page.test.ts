@@ -123,6 +123,12 @@ describe.skipIf(!CHROMIUM)("status page in a real browser (skipped: no chromium 
       /initial.*ok.*\+3 −0 ~0.*snapshot 1/,
     );
     expect(await page.locator("#reload-error").isHidden()).toBe(true);
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({
+      path: join(ARTIFACTS, "status-page-first-load.png"),
+      fullPage: true,
+      animations: "disabled",
+    });
   }, 60_000);
 
   it("escapes text from the config: an agent named like markup stays text", async () => {
@@ -229,6 +235,13 @@ describe.skipIf(!CHROMIUM)("status page in a real browser (skipped: no chromium 
       fullPage: true,
       animations: "disabled",
     });
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.screenshot({
+      path: join(ARTIFACTS, "status-page-phone-dark.png"),
+      fullPage: true,
+      animations: "disabled",
+    });
+    await page.emulateMedia({ colorScheme: "light" });
     await page.setViewportSize({ width: 1100, height: 900 });
   }, 60_000);
 

@@ -49,7 +49,7 @@ td .sub { display: block; color: var(--muted); font-size: .82rem; font-weight: 4
 .pending { color: var(--warn); font-weight: 600; }
 tr.failed td { background: color-mix(in srgb, var(--bad-bg) 60%, transparent); }
 td.detail { overflow-wrap: anywhere; }
-td.nowrap { white-space: nowrap; }
+td.nowrap, td .fp { white-space: nowrap; }
 .empty { color: var(--muted); }
 footer { color: var(--muted); font-size: .85rem; padding-bottom: 2rem; }
 tr.fresh td { animation: fresh 1.5s ease-out; }

@@ -115,10 +115,10 @@ export const PAGE_JS = `"use strict";
       var row = document.createElement("tr");
       if (!r.ok) row.className = "failed";
       if (previous && !seen[r.at]) row.className += " fresh";
-      cell(row, "When", [time(r.at)]);
+      cell(row, "When", [time(r.at)], "nowrap");
       cell(row, "Cause", [r.cause]);
       cell(row, "Result", [el("span", r.ok ? "ok" : "rejected", r.ok ? "ok" : "bad")]);
-      cell(row, "Duration", [formatMs(r.durationMs)]);
+      cell(row, "Duration", [formatMs(r.durationMs)], "nowrap");
       cell(row, "Changes", [r.ok ? "+" + r.added + " \\u2212" + r.removed + " ~" + r.changed : "\\u2013"], "nowrap");
       cell(row, "Detail", r.ok ? ["snapshot " + r.version] : failureDetail(r), "detail");
       rows.push(row);
@@ -154,7 +154,7 @@ export const PAGE_JS = `"use strict";
     if (since) {
       var when = el("span", ago(since));
       when.title = since;
-      cell(row, "Since", [when]);
+      cell(row, "Since", [when], "nowrap");
     } else {
       cell(row, "Since", ["\\u2013"]);
     }
@@ -170,8 +170,8 @@ export const PAGE_JS = `"use strict";
       var fp = a.tls && a.tls.certSha256 ? el("span", "cert " + a.tls.certSha256.slice(0, 23) + "\\u2026", "sub fp") : null;
       if (fp) fp.title = "client certificate SHA-256 " + a.tls.certSha256;
       cell(row, "Address", [el("span", a.addr, "addr"), fp]);
-      cell(row, "Version", [a.version || "\\u2013"]);
-      cell(row, "Runtime", [a.runtime || "\\u2013"]);
+      cell(row, "Version", [a.version || "\\u2013"], "nowrap");
+      cell(row, "Runtime", [a.runtime || "\\u2013"], "nowrap");
       probeCell(row, a);
       rows.push(row);
     }
