@@ -19,6 +19,8 @@ import {
 } from "./helpers.js";
 
 const promtool = spawnSync("promtool", ["--version"], { stdio: "ignore" }).status === 0;
+if (!promtool)
+  console.log("skip: promtool is not on PATH; the promtool check metrics tests do not run");
 
 let pki: TestPki;
 const opened = new Opened();
