@@ -203,6 +203,14 @@ describe("agentpool check --diff against a running daemon", () => {
     }
   });
 
+  it("with --probe too: the probe table, then the plan; a failed probe exits 4", async () => {
+    const result = await diff(RUNNING.slice(0, 1), ["--probe", "--probe-timeout", "2000"]);
+    expect(result.code).toBe(4);
+    expect(result.stdout).toMatch(/FAILED\s+edge-a\s+127\.0\.0\.1:1 /);
+    expect(result.stdout).toContain("  - edge-b  127.0.0.1:2");
+    expect(result.stdout.indexOf("FAILED")).toBeLessThan(result.stdout.indexOf("  - edge-b"));
+  });
+
   it("--against off is a usage error", async () => {
     const result = await diff(RUNNING, ["--against", "off"]);
     expect(result.code).toBe(2);
