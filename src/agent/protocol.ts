@@ -42,16 +42,31 @@ const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /**
+ * The one `host:port` splitter: `[IPv6]:port` (the brackets' content must be
+ * an IPv6 address) or `host:port` with a host free of `:`, `[` and `]`, and a
+ * port of 0–65535. The host is not judged further; callers that need a real
+ * hostname or IPv4 address check it ({@link parseAddr} does).
+ */
+export function splitHostPort(
+  text: string,
+): { host: string; port: number; bracketed: boolean } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  if (m[1] !== undefined) return isIPv6(m[1]) ? { host: m[1], port, bracketed: true } : undefined;
+  return { host: m[2] ?? "", port, bracketed: false };
+}
+
+/**
  * Splits `host:port` (hostname, IPv4 or `[IPv6]`) into its parts, or returns
  * undefined when it is not of that form or the port is outside 1–65535.
  */
 export function parseAddr(addr: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(addr);
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return undefined;
-  if (m[1] !== undefined) return isIPv6(m[1]) ? { host: m[1], port } : undefined;
-  const host = m[2] ?? "";
+  const split = splitHostPort(addr);
+  if (!split || split.port < 1) return undefined;
+  const { host, port } = split;
+  if (split.bracketed) return { host, port };
   const valid = /^[\d.]+$/.test(host) ? isIPv4(host) : HOSTNAME.test(host);
   return valid ? { host, port } : undefined;
 }

@@ -3,7 +3,7 @@ import { type TlsIdentity, verifyTls } from "../agent/tls.js";
 import type { CheckReport, CommandIo } from "./check.js";
 import { DEFAULT_LISTEN } from "./defaults.js";
 import { getJson } from "./status/command.js";
-import { type ListenAddress, parseListen } from "./status/server.js";
+import { type ListenAddress, parseListen } from "./status/listen.js";
 
 /** Exit status of `check --diff` when the daemon cannot be asked (as `agentpool status`). */
 export const DIFF_UNREACHABLE = 3;

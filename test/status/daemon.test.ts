@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { StatusBody } from "../../src/daemon/status/server.js";
+import type { StatusBody } from "../../src/daemon/status/views.js";
 import { startTestAgent, type TestAgent } from "../../src/testing/index.js";
 import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
 import { createWorkspace, type Workspace } from "../support/workspace.js";

@@ -6,12 +6,9 @@ import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ReplaySubject } from "rxjs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { StatusBody } from "../../src/daemon/status/server.js";
-import {
-  isLoopbackAddress,
-  parseListen,
-  startStatusServer,
-} from "../../src/daemon/status/server.js";
+import { isLoopbackAddress, parseListen } from "../../src/daemon/status/listen.js";
+import { startStatusServer } from "../../src/daemon/status/server.js";
+import type { StatusBody } from "../../src/daemon/status/views.js";
 import type { ReloadResult } from "../../src/reload/result.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
 import { CONFIG_PATH, Opened, openAgent, openPool, openStatus } from "./harness.js";

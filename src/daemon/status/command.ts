@@ -1,7 +1,8 @@
 import { get } from "node:http";
 import { parseArgs } from "node:util";
 import { DEFAULT_LISTEN } from "../defaults.js";
-import { type ListenAddress, parseListen, type StatusBody } from "./server.js";
+import { type ListenAddress, parseListen } from "./listen.js";
+import type { AgentRow, StatusBody } from "./views.js";
 
 /** Where `agentpool status` writes, and the environment it reads `AGENTPOOL_LISTEN` from. */
 export interface StatusCommandIo {
@@ -35,14 +36,6 @@ Shows the running daemon's agents and its last config reload.
 
 Exit status: 0 last reload ok, 1 last reload failed, 2 usage error, 3 daemon unreachable.
 `;
-
-interface AgentRow {
-  addr: string;
-  name: string;
-  version?: string;
-  runtime?: string;
-  infoError?: string;
-}
 
 /** GET `path` from a status endpoint, parsed as JSON; rejects with one sentence. */
 export function getJson(where: ListenAddress, path: string, timeoutMs: number): Promise<unknown> {
