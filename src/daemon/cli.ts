@@ -85,13 +85,13 @@ export async function main(argv: string[]): Promise<number> {
       case "run":
         return await run(rest);
       case "check":
-        return await (await import("./check.js")).checkCommand(rest, io);
+        return await (await import("./commands/check.js")).checkCommand(rest, io);
       case "schema":
-        return await (await import("./check.js")).schemaCommand(rest, io);
+        return await (await import("./commands/check.js")).schemaCommand(rest, io);
       case "status":
-        return await (await import("./status/command.js")).statusCommand(rest, io);
+        return await (await import("./commands/status.js")).statusCommand(rest, io);
       case "demo":
-        return await (await import("./demo.js")).demoCommand(rest, io);
+        return await (await import("./commands/demo.js")).demoCommand(rest, io);
       case "-v":
       case "--version":
         io.stdout.write(`${version()}\n`);

@@ -5,7 +5,7 @@ import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DiffReport, diffAgents, renderDiff } from "../../src/daemon/check-diff.js";
+import { type DiffReport, diffAgents, renderDiff } from "../../src/daemon/commands/check-diff.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
 import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
 import { type AgentLine, createWorkspace, type Workspace } from "../support/workspace.js";

@@ -3,7 +3,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { STATUS_EXIT, statusCommand } from "../../src/daemon/status/command.js";
+import { STATUS_EXIT, statusCommand } from "../../src/daemon/commands/status.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
 import { Opened, openAgent, openStatus } from "./harness.js";
 import { failedResult, getJson, LOCATED_ERROR, okResult, waitFor } from "./helpers.js";

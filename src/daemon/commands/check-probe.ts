@@ -1,7 +1,7 @@
-import { Agent, type AgentConfig } from "../agent/agent.js";
-import { AgentError } from "../agent/errors.js";
-import type { AgentInfo } from "../agent/protocol.js";
-import { oneLine } from "../agent/tls-errors.js";
+import { Agent, type AgentConfig } from "../../agent/agent.js";
+import { AgentError } from "../../agent/errors.js";
+import type { AgentInfo } from "../../agent/protocol.js";
+import { oneLine } from "../../agent/tls-errors.js";
 
 /** Options of {@link probeAgents}. */
 export interface ProbeOptions {

@@ -1,9 +1,9 @@
-import type { AgentConfig } from "../agent/agent.js";
-import { type TlsIdentity, verifyTls } from "../agent/tls.js";
+import type { AgentConfig } from "../../agent/agent.js";
+import { type TlsIdentity, verifyTls } from "../../agent/tls.js";
+import { DEFAULT_LISTEN } from "../defaults.js";
+import { type ListenAddress, parseListen } from "../status/listen.js";
 import type { CheckReport, CommandIo } from "./check.js";
-import { DEFAULT_LISTEN } from "./defaults.js";
-import { getJson } from "./status/command.js";
-import { type ListenAddress, parseListen } from "./status/listen.js";
+import { getJson } from "./status.js";
 
 /** Exit status of `check --diff` when the daemon cannot be asked (as `agentpool status`). */
 export const DIFF_UNREACHABLE = 3;

@@ -1,9 +1,9 @@
 import { parseArgs } from "node:util";
-import { verifyTls } from "../agent/tls.js";
-import { ConfigError, type ConfigIssue, formatIssue } from "../config/errors.js";
-import { type PreparedConfig, prepareConfig } from "../config/load.js";
-import { configJsonSchema } from "../config/schema.js";
-import { DEFAULT_CONFIG, DEFAULT_LISTEN } from "./defaults.js";
+import { verifyTls } from "../../agent/tls.js";
+import { ConfigError, type ConfigIssue, formatIssue } from "../../config/errors.js";
+import { type PreparedConfig, prepareConfig } from "../../config/load.js";
+import { configJsonSchema } from "../../config/schema.js";
+import { DEFAULT_CONFIG, DEFAULT_LISTEN } from "../defaults.js";
 import {
   formatProbe,
   PROBE_DEFAULTS,
@@ -11,7 +11,7 @@ import {
   type ProbeResult,
   parseProbeTimeout,
   probeAgents,
-} from "./probe.js";
+} from "./check-probe.js";
 
 /** Where the commands write; the CLI passes process.stdout and process.stderr. */
 export interface CommandIo {

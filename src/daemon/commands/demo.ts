@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { zipSync } from "fflate";
 import { request } from "undici";
-import { DOCKER_HOST } from "../agent/protocol.js";
-import { LOG_FORMATS, type LogFormat, resolveLogFormat } from "../log-pretty.js";
-import { startTestAgent, type TestAgent } from "../testing/agent-server.js";
-import { createTestPki } from "../testing/pki.js";
-import { runDaemon } from "./run.js";
+import { DOCKER_HOST } from "../../agent/protocol.js";
+import { LOG_FORMATS, type LogFormat, resolveLogFormat } from "../../log-pretty.js";
+import { startTestAgent, type TestAgent } from "../../testing/agent-server.js";
+import { createTestPki } from "../../testing/pki.js";
+import { runDaemon } from "../run.js";
 
 interface Io {
   stdout: NodeJS.WritableStream;

@@ -1,8 +1,8 @@
 import { get } from "node:http";
 import { parseArgs } from "node:util";
 import { DEFAULT_LISTEN } from "../defaults.js";
-import { type ListenAddress, parseListen } from "./listen.js";
-import type { AgentRow, StatusBody } from "./views.js";
+import { type ListenAddress, parseListen } from "../status/listen.js";
+import type { AgentRow, StatusBody } from "../status/views.js";
 
 /** Where `agentpool status` writes, and the environment it reads `AGENTPOOL_LISTEN` from. */
 export interface StatusCommandIo {
