@@ -1,7 +1,6 @@
+import { DAY_MS } from "../time.js";
 /** A certificate expiring sooner than this is worth a warning at every load. */
 export const EXPIRY_WARNING_DAYS = 30;
-
-const DAY_MS = 86_400_000;
 
 /** `(agent a:1)` or `(agent a:1 and 1999 more)`: who is affected by a shared file. */
 export function agentsNote(addrs: readonly string[]): string {

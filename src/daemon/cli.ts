@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../log.js";
 import { LOG_FORMATS, type LogFormat, resolveLogFormat } from "../log-pretty.js";
+import { isUsageError, UsageError, usageError } from "./commands/io.js";
 import { DEFAULT_CONFIG, DEFAULT_LISTEN } from "./defaults.js";
 import { EXIT } from "./exit-codes.js";
 
@@ -29,8 +30,6 @@ Run options:
 `;
 
 const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
-
-class UsageError extends Error {}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -87,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
       case "check":
         return await (await import("./commands/check.js")).checkCommand(rest, io);
       case "schema":
-        return await (await import("./commands/check.js")).schemaCommand(rest, io);
+        return await (await import("./commands/schema.js")).schemaCommand(rest, io);
       case "status":
         return await (await import("./commands/status.js")).statusCommand(rest, io);
       case "demo":
@@ -108,15 +107,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
-    // parseArgs reports unknown or malformed options with a TypeError and a code.
-    const code = (err as { code?: string }).code;
-    if (
-      err instanceof UsageError ||
-      (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))
-    ) {
-      io.stderr.write(`agentpool: ${(err as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
+    if (isUsageError(err)) return usageError(io, "agentpool", err.message, USAGE);
     throw err;
   }
 }

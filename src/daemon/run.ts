@@ -5,6 +5,7 @@ import { type LogFormat, prettyDestination } from "../log-pretty.js";
 import { AgentPool } from "../pool/pool.js";
 import type { ReloadResult } from "../reload/result.js";
 import { type ConfigWatcher, watchConfig } from "../reload/watch-config.js";
+import { plural } from "./commands/io.js";
 import { EXIT } from "./exit-codes.js";
 import { startModules } from "./modules.js";
 import { createNotifier } from "./notify.js";
@@ -23,7 +24,7 @@ export interface RunOptions {
   /** Bound on the whole shutdown (draining agent connections included). Default 10 000 ms. */
   shutdownTimeoutMs?: number;
   /** Where human-readable start-up errors go. */
-  stderr: NodeJS.WritableStream;
+  stderr: { write(text: string): unknown };
   /** Called once the daemon is ready (the first load applied, the status listener up). */
   onReady?: (daemon: RunningDaemon) => void;
 }
@@ -40,7 +41,7 @@ export interface RunningDaemon {
 const AGENT_DRAIN_MS = 5_000;
 
 function statusLine(pool: AgentPool, result: ReloadResult | undefined): string {
-  const agents = `${pool.size} agent${pool.size === 1 ? "" : "s"}, snapshot ${pool.snapshot.version}`;
+  const agents = `${plural(pool.size, "agent")}, snapshot ${pool.snapshot.version}`;
   if (!result || result.ok) return agents;
   return `${agents}; last reload failed: ${result.error.message.split("\n")[0]}`;
 }

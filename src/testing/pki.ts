@@ -3,11 +3,11 @@ import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { AGENT_HOST } from "../agent/protocol.js";
 import type { TlsMaterial } from "../agent/tls.js";
+import { DAY_MS } from "../time.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as webcrypto.Crypto);
 
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
-const DAY_MS = 86_400_000;
 
 /** A certificate and its private key, PEM. */
 export interface KeyPairPem {

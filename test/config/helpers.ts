@@ -5,8 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { zipSync } from "fflate";
 import { createCa, issueCertificate } from "../../src/testing/pki.js";
-
-const DAY_MS = 86_400_000;
+import { DAY_MS } from "../../src/time.js";
 
 /** PEM material for the tests: a good client pair, and the ways it goes wrong. */
 export interface ConfigPki {

@@ -24,8 +24,7 @@ import {
   type TestCa,
   type TestPki,
 } from "../../src/testing/index.js";
-
-const DAY_MS = 86_400_000;
+import { DAY_MS } from "../../src/time.js";
 
 /** Everything the TLS failure cases need, generated once per test file. */
 export interface TlsWorld {

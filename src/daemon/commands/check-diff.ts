@@ -2,7 +2,8 @@ import type { AgentConfig } from "../../agent/agent.js";
 import { type TlsIdentity, verifyTls } from "../../agent/tls.js";
 import { DEFAULT_LISTEN } from "../defaults.js";
 import { type ListenAddress, parseListen } from "../status/listen.js";
-import type { CheckReport, CommandIo } from "./check.js";
+import type { CheckReport } from "./check.js";
+import { type CommandIo, plural } from "./io.js";
 import { getJson } from "./status.js";
 
 /** Exit status of `check --diff` when the daemon cannot be asked (as `agentpool status`). */
@@ -191,13 +192,11 @@ export function renderDiff(configPath: string, against: string, diff: AgentDiff)
   }
   const total = diff.added.length + diff.removed.length + diff.changed.length;
   if (total === 0) {
-    lines.push(
-      `  No changes: the daemon already runs these ${diff.unchanged} agent${diff.unchanged === 1 ? "" : "s"}.`,
-    );
+    lines.push(`  No changes: the daemon already runs these ${plural(diff.unchanged, "agent")}.`);
   } else {
     lines.push(
       "",
-      `Saving this file would add ${diff.added.length}, remove ${diff.removed.length} and change ${diff.changed.length} agent${diff.changed.length === 1 ? "" : "s"}; ${diff.unchanged} unchanged.`,
+      `Saving this file would add ${diff.added.length}, remove ${diff.removed.length} and change ${plural(diff.changed.length, "agent")}; ${diff.unchanged} unchanged.`,
     );
   }
   if (!diff.tlsCompared)

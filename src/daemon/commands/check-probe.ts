@@ -2,6 +2,7 @@ import { Agent, type AgentConfig } from "../../agent/agent.js";
 import { AgentError } from "../../agent/errors.js";
 import type { AgentInfo } from "../../agent/protocol.js";
 import { oneLine } from "../../agent/tls-errors.js";
+import { plural, table } from "./io.js";
 
 /** Options of {@link probeAgents}. */
 export interface ProbeOptions {
@@ -93,16 +94,9 @@ export function formatProbe(results: readonly ProbeResult[]): string {
       ? `${r.info.name} ${r.info.version} (${r.info.runtime}), ${r.durationMs} ms`
       : `${r.code}: ${r.error}`,
   ]);
-  const header = ["PROBE", "NAME", "ADDR", "RESULT"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-      .join("  ");
   const failed = results.filter((r) => !r.ok).length;
+  const agents = plural(results.length, "agent");
   const summary =
-    failed === 0
-      ? `probe: all ${results.length} agent${results.length === 1 ? "" : "s"} answered`
-      : `probe: ${failed} of ${results.length} agent${results.length === 1 ? "" : "s"} failed`;
-  return `${[header, ...rows].map(line).join("\n")}\n${summary}\n`;
+    failed === 0 ? `probe: all ${agents} answered` : `probe: ${failed} of ${agents} failed`;
+  return `${table([["PROBE", "NAME", "ADDR", "RESULT"], ...rows])}\n${summary}\n`;
 }

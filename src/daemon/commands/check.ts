@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { verifyTls } from "../../agent/tls.js";
 import { ConfigError, type ConfigIssue, formatIssue } from "../../config/errors.js";
 import { type PreparedConfig, prepareConfig } from "../../config/load.js";
-import { configJsonSchema } from "../../config/schema.js";
+import { DAY_MS } from "../../time.js";
 import { DEFAULT_CONFIG, DEFAULT_LISTEN } from "../defaults.js";
 import {
   formatProbe,
@@ -12,12 +12,7 @@ import {
   parseProbeTimeout,
   probeAgents,
 } from "./check-probe.js";
-
-/** Where the commands write; the CLI passes process.stdout and process.stderr. */
-export interface CommandIo {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
+import { type CommandIo, isUsageError, plural, table, usageError } from "./io.js";
 
 const CHECK_USAGE = `Usage: agentpool check [-c, --config PATH] [--certs-dir DIR] [--probe [--probe-timeout MS]] [--json]
                        [--diff [--against HOST:PORT|SOCKET]]
@@ -40,15 +35,6 @@ ${PROBE_FAILED_EXIT} valid but an agent failed its --probe, 3 (--diff) the daemo
   -h, --help           this text
 `;
 
-const SCHEMA_USAGE = `Usage: agentpool schema
-
-Prints the JSON Schema of config.yml. Save it next to config.yml and start the
-file with "# yaml-language-server: $schema=./agentpool.schema.json" so editors
-check it as you type.
-`;
-
-const DAY_MS = 86_400_000;
-
 /** One agent as `check --json` shows it: never any key material. */
 export interface CheckedAgent {
   addr: string;
@@ -65,16 +51,6 @@ export interface CheckReport {
   issues: ConfigIssue[];
   /** With `--probe` on a valid config: one result per agent. */
   probe?: ProbeResult[];
-}
-
-function usageError(io: CommandIo, message: string, usage: string): number {
-  io.stderr.write(`agentpool: ${message}\n\n${usage}`);
-  return 2;
-}
-
-function isParseArgsError(err: unknown): err is Error {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
 }
 
 /**
@@ -109,19 +85,20 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
       allowPositionals: false,
     }));
   } catch (err) {
-    if (isParseArgsError(err)) return usageError(io, err.message, CHECK_USAGE);
+    if (isUsageError(err)) return usageError(io, "agentpool", err.message, CHECK_USAGE);
     throw err;
   }
   if (values.help) {
     io.stdout.write(CHECK_USAGE);
     return 0;
   }
-  if (values.config === "") return usageError(io, "--config needs a path", CHECK_USAGE);
-  if (values["certs-dir"] === "") return usageError(io, "--certs-dir needs a path", CHECK_USAGE);
+  const wrong = (message: string) => usageError(io, "agentpool", message, CHECK_USAGE);
+  if (values.config === "") return wrong("--config needs a path");
+  if (values["certs-dir"] === "") return wrong("--certs-dir needs a path");
   const probeTimeoutMs = parseProbeTimeout(values["probe-timeout"]);
-  if (typeof probeTimeoutMs === "string") return usageError(io, probeTimeoutMs, CHECK_USAGE);
+  if (typeof probeTimeoutMs === "string") return wrong(probeTimeoutMs);
   if (values["probe-timeout"] !== undefined && !values.probe)
-    return usageError(io, "--probe-timeout goes with --probe", CHECK_USAGE);
+    return wrong("--probe-timeout goes with --probe");
 
   const configPath = values.config ?? (process.env.AGENTPOOL_CONFIG || DEFAULT_CONFIG);
   const certsDir = values["certs-dir"];
@@ -181,58 +158,23 @@ function writeAgents(io: CommandIo, configPath: string, report: CheckReport): vo
     agent.addr,
     `${agent.certNotAfter} (${untilText(Date.parse(agent.certNotAfter) - now)})`,
   ]);
-  if (rows.length > 0) io.stdout.write(table(["NAME", "ADDR", "CERT EXPIRES"], rows));
+  if (rows.length > 0) io.stdout.write(`${table([["NAME", "ADDR", "CERT EXPIRES"], ...rows])}\n`);
   for (const warning of report.warnings) io.stderr.write(`warning: ${warning}\n`);
   const count = report.agents.length;
   const warnings = report.warnings.length;
   io.stdout.write(
-    `${configPath}: OK, ${count === 0 ? "no agents" : `${count} agent${count === 1 ? "" : "s"}`}` +
-      `${warnings > 0 ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}\n`,
+    `${configPath}: OK, ${count === 0 ? "no agents" : plural(count, "agent")}` +
+      `${warnings > 0 ? `, ${plural(warnings, "warning")}` : ""}\n`,
   );
 }
 
 function writeIssues(io: CommandIo, configPath: string, issues: readonly ConfigIssue[]): void {
   for (const issue of issues) io.stderr.write(`${formatIssue(issue)}\n`);
-  io.stderr.write(
-    `${configPath}: invalid, ${issues.length} problem${issues.length === 1 ? "" : "s"}\n`,
-  );
+  io.stderr.write(`${configPath}: invalid, ${plural(issues.length, "problem")}\n`);
 }
 
 function untilText(ms: number): string {
   if (ms <= 0) return "expired";
   const days = Math.floor(ms / DAY_MS);
-  return days === 0 ? "in less than a day" : `in ${days} day${days === 1 ? "" : "s"}`;
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-      .join("  ");
-  return `${[header, ...rows].map(line).join("\n")}\n`;
-}
-
-/** `agentpool schema`: prints the JSON Schema of config.yml. Returns the exit status. */
-export async function schemaCommand(argv: string[], io: CommandIo): Promise<number> {
-  let help: boolean | undefined;
-  try {
-    ({
-      values: { help },
-    } = parseArgs({
-      args: argv,
-      options: { help: { type: "boolean", short: "h" } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    if (isParseArgsError(err)) return usageError(io, err.message, SCHEMA_USAGE);
-    throw err;
-  }
-  if (help) {
-    io.stdout.write(SCHEMA_USAGE);
-    return 0;
-  }
-  io.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
-  return 0;
+  return days === 0 ? "in less than a day" : `in ${plural(days, "day")}`;
 }

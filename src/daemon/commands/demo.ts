@@ -9,18 +9,14 @@ import { LOG_FORMATS, type LogFormat, resolveLogFormat } from "../../log-pretty.
 import { startTestAgent, type TestAgent } from "../../testing/agent-server.js";
 import { createTestPki } from "../../testing/pki.js";
 import { runDaemon } from "../run.js";
-
-interface Io {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
+import { type CommandIo, usageError } from "./io.js";
 
 /**
  * `agentpool demo`: two local mTLS agents with fresh certificates, a config
  * for them in a temporary folder (one agent in each config form), and the
  * daemon running on it. Ctrl-C removes everything.
  */
-export async function demoCommand(argv: string[], io: Io): Promise<number> {
+export async function demoCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -32,8 +28,11 @@ export async function demoCommand(argv: string[], io: Io): Promise<number> {
   });
   const logFormat = values["log-format"] as LogFormat | undefined;
   if (logFormat !== undefined && !LOG_FORMATS.includes(logFormat)) {
-    io.stderr.write(`agentpool demo: --log-format must be one of ${LOG_FORMATS.join(", ")}\n`);
-    return 2;
+    return usageError(
+      io,
+      "agentpool demo",
+      `--log-format must be one of ${LOG_FORMATS.join(", ")}`,
+    );
   }
   const root = await mkdtemp(join(tmpdir(), "agentpool-demo-"));
   const agents: TestAgent[] = [];

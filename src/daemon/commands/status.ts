@@ -3,14 +3,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_LISTEN } from "../defaults.js";
 import { type ListenAddress, parseListen } from "../status/listen.js";
 import type { AgentRow, StatusBody } from "../status/views.js";
-
-/** Where `agentpool status` writes, and the environment it reads `AGENTPOOL_LISTEN` from. */
-export interface StatusCommandIo {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-  /** Default `process.env`. */
-  env?: Record<string, string | undefined>;
-}
+import { type CommandIo, plural, table, usageError } from "./io.js";
 
 /** Exit codes of `agentpool status`. */
 export const STATUS_EXIT = Object.freeze({
@@ -103,24 +96,9 @@ function isAgentList(body: unknown): body is AgentRow[] {
   );
 }
 
-function table(rows: string[][]): string {
-  const widths =
-    rows[0]?.map((_, col) => Math.max(...rows.map((row) => row[col]?.length ?? 0))) ?? [];
-  return rows
-    .map((row) =>
-      row
-        .map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col] ?? 0)))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
-}
-
 function render(address: string, status: StatusBody, agents: AgentRow[]): string {
   const lines = [`agentpool at ${address}`, `config:   ${status.configPath}`];
-  lines.push(
-    `snapshot: version ${status.version}, ${status.agents} agent${status.agents === 1 ? "" : "s"}`,
-  );
+  lines.push(`snapshot: version ${status.version}, ${plural(status.agents, "agent")}`);
   const last = status.lastReload;
   if (!last) {
     lines.push("reload:   none finished yet (not ready)");
@@ -153,7 +131,7 @@ function render(address: string, status: StatusBody, agents: AgentRow[]): string
  * daemon for `/status` and `/agents` and prints them. `argv` is what follows
  * `status` on the command line. Resolves with the exit code ({@link STATUS_EXIT}).
  */
-export async function statusCommand(argv: string[], io: StatusCommandIo): Promise<number> {
+export async function statusCommand(argv: string[], io: CommandIo): Promise<number> {
   const env = io.env ?? process.env;
   let listen: string;
   let timeoutMs: number;
@@ -180,8 +158,7 @@ export async function statusCommand(argv: string[], io: StatusCommandIo): Promis
       throw new TypeError("--timeout must be a positive number of milliseconds.");
     json = values.json ?? false;
   } catch (err) {
-    io.stderr.write(`agentpool status: ${(err as Error).message}\n\n${USAGE}`);
-    return STATUS_EXIT.usage;
+    return usageError(io, "agentpool status", (err as Error).message, USAGE);
   }
 
   if (listen === "off") {
@@ -194,8 +171,7 @@ export async function statusCommand(argv: string[], io: StatusCommandIo): Promis
   try {
     where = parseListen(listen);
   } catch (err) {
-    io.stderr.write(`agentpool status: ${(err as Error).message}\n`);
-    return STATUS_EXIT.usage;
+    return usageError(io, "agentpool status", (err as Error).message);
   }
 
   let status: unknown;
