@@ -1,4 +1,3 @@
-import { config as rxjsConfig } from "rxjs";
 import { ConfigError } from "../config/errors.js";
 import { createLogger, type Logger, type LogLevel } from "../log.js";
 import { type LogFormat, prettyDestination } from "../log-pretty.js";
@@ -7,8 +6,10 @@ import type { ReloadResult } from "../reload/result.js";
 import { type ConfigWatcher, watchConfig } from "../reload/watch-config.js";
 import { plural } from "./commands/io.js";
 import { EXIT } from "./exit-codes.js";
+import { DaemonLifecycle, type StopReason } from "./lifecycle.js";
 import { startModules } from "./modules.js";
-import { createNotifier } from "./notify.js";
+import { createNotifier, type Notifier } from "./notify.js";
+import { installProcessHooks } from "./process-hooks.js";
 import { type StatusServer, startStatusServer } from "./status/server.js";
 
 export interface RunOptions {
@@ -38,7 +39,10 @@ export interface RunningDaemon {
   stop(): void;
 }
 
+/** Retired agents' connections get this long to drain on shutdown. */
 const AGENT_DRAIN_MS = 5_000;
+/** Default bound on the whole shutdown (see {@link RunOptions.shutdownTimeoutMs}). */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 function statusLine(pool: AgentPool, result: ReloadResult | undefined): string {
   const agents = `${plural(pool.size, "agent")}, snapshot ${pool.snapshot.version}`;
@@ -58,34 +62,13 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     options.logFormat === "pretty" ? await prettyDestination() : undefined,
   );
   const notifier = createNotifier(logger);
+  const life = new DaemonLifecycle();
   const shutdownController = new AbortController();
-  // A subscriber that throws (a --module, typically) is logged, never fatal.
-  const previousOnUnhandledError = rxjsConfig.onUnhandledError;
-  rxjsConfig.onUnhandledError = (err) => logger.error({ err }, "a snapshot subscriber threw");
-  const onUncaught = (err: unknown) =>
-    logger.error({ err }, "uncaught error (in a module?); the daemon goes on");
-
-  // Signals are handled from the first moment: SIGHUP's default action would
-  // kill the process, and a SIGTERM during start-up must still exit cleanly.
-  let watcher: ConfigWatcher | undefined;
-  let stopRequest: { signal?: NodeJS.Signals; code: number } | undefined;
-  let onStopRequest: (() => void) | undefined;
-  const requestStop = (signal?: NodeJS.Signals, code = 0) => {
-    stopRequest ??= { ...(signal ? { signal } : {}), code };
-    onStopRequest?.();
-  };
-  const onTerm = (signal: NodeJS.Signals) => requestStop(signal);
-  const onHup = () => {
-    logger.info("SIGHUP: reloading");
-    watcher?.reload();
-  };
-  process.on("SIGHUP", onHup);
-  process.on("SIGTERM", onTerm);
-  process.on("SIGINT", onTerm);
-  process.on("uncaughtException", onUncaught);
-  process.on("unhandledRejection", onUncaught);
-  const stopRequested = new Promise<void>((resolve) => {
-    onStopRequest = resolve;
+  // Filled as each part comes up, so that cleanup closes what started.
+  const parts: { watcher?: ConfigWatcher; status?: StatusServer } = {};
+  const removeHooks = installProcessHooks(logger, {
+    reload: () => parts.watcher?.reload(),
+    stop: (signal) => life.requestStop({ signal, code: EXIT.ok }),
   });
   logger.info(
     {
@@ -101,100 +84,136 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     onCloseError: (err, addr) =>
       logger.warn({ err, addr }, "closing a retired agent's connections failed"),
   });
-  let ready = false;
-  let status: StatusServer | undefined;
-
   const cleanup = async () => {
     shutdownController.abort();
-    await watcher?.close();
-    await status?.close();
+    await parts.watcher?.close();
+    await parts.status?.close();
     await Promise.race([
       Promise.allSettled(pool.list().map((agent) => agent.close())),
       new Promise((done) => setTimeout(done, AGENT_DRAIN_MS).unref()),
     ]);
     notifier.close();
-    process.off("SIGHUP", onHup);
-    process.off("SIGTERM", onTerm);
-    process.off("SIGINT", onTerm);
-    process.off("uncaughtException", onUncaught);
-    process.off("unhandledRejection", onUncaught);
-    rxjsConfig.onUnhandledError = previousOnUnhandledError;
+    removeHooks();
   };
 
+  let watcher: ConfigWatcher;
   try {
-    const started = watchConfig(pool, {
-      configPath: options.configPath,
-      ...(options.certsDir ? { certsDir: options.certsDir } : {}),
-      ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
+    watcher = await startParts(parts, {
+      options,
+      pool,
+      life,
+      notifier,
       logger,
-      onAttemptStart: () => {
-        if (ready) notifier.reloading();
-      },
-      onAttemptEnd: (result) => {
-        if (ready) notifier.ready(statusLine(pool, result));
-      },
+      signal: shutdownController.signal,
     });
-    watcher = started;
-    if (options.listen !== "off") {
-      status = await startStatusServer({
-        listen: options.listen,
-        pool,
-        results$: started.results$,
-        configPath: options.configPath,
-        logger,
-      });
-    }
-    await startModules(options.modules, { pool, logger, signal: shutdownController.signal });
-    await Promise.race([started.ready, stopRequested]);
+    await Promise.race([watcher.ready, life.stopRequested]);
   } catch (err) {
-    const message =
-      err instanceof ConfigError
-        ? `config rejected:\n${err.message}`
-        : `cannot start: ${err instanceof Error ? err.message : String(err)}`;
-    options.stderr.write(`agentpool: ${message}\n`);
-    logger.fatal({ err: err instanceof ConfigError ? err.message : err }, "start-up failed");
-    await cleanup();
-    return err instanceof ConfigError ? EXIT.invalidConfig : EXIT.crash;
+    return failedStart(err, { stderr: options.stderr, logger, cleanup });
   }
-  const running = watcher;
 
-  return new Promise<number>((resolveExit) => {
-    let stopping = false;
-    const stop = () => {
-      if (stopping) return;
-      stopping = true;
-      const { signal, code } = stopRequest ?? { code: 0 };
-      notifier.stopping();
-      logger.info({ signal }, "shutting down");
-      const bound = setTimeout(() => {
-        logger.error("shutdown took too long; exiting anyway");
-        resolveExit(code);
-      }, options.shutdownTimeoutMs ?? 10_000);
-      bound.unref();
-      cleanup()
-        .catch((err: unknown) => logger.error({ err }, "error during shutdown"))
-        .finally(() => {
-          clearTimeout(bound);
-          logger.info("stopped");
-          resolveExit(code);
-        });
-    };
-    onStopRequest = stop;
-    if (stopRequest) {
-      stop();
-      return;
-    }
+  if (!life.stopReason) {
     // The watcher only errors if its pipeline died: exit, and let systemd restart us.
-    running.results$.subscribe({ error: () => requestStop(undefined, EXIT.crash) });
-    ready = true;
-    notifier.ready(statusLine(pool, running.lastResult));
+    watcher.results$.subscribe({ error: () => life.requestStop({ code: EXIT.crash }) });
+    life.markRunning();
+    notifier.ready(statusLine(pool, watcher.lastResult));
     logger.info({ agents: pool.size, version: pool.snapshot.version }, "ready");
     options.onReady?.({
       pool,
-      watcher: running,
-      statusAddress: status?.address,
+      watcher,
+      statusAddress: parts.status?.address,
       logger,
-      stop: () => requestStop(),
+      stop: () => life.requestStop({ code: EXIT.ok }),
     });
+  }
+  const reason = await life.stopRequested;
+  life.markStopping();
+  return shutDown(reason, {
+    logger,
+    notifier,
+    cleanup,
+    timeoutMs: options.shutdownTimeoutMs ?? SHUTDOWN_TIMEOUT_MS,
+  });
+}
+
+/** Starts the watcher, the status endpoint and the modules, in that order, into `parts`; returns the watcher. */
+async function startParts(
+  parts: { watcher?: ConfigWatcher; status?: StatusServer },
+  deps: {
+    options: RunOptions;
+    pool: AgentPool;
+    life: DaemonLifecycle;
+    notifier: Notifier;
+    logger: Logger;
+    signal: AbortSignal;
+  },
+): Promise<ConfigWatcher> {
+  const { options, pool, life, notifier, logger, signal } = deps;
+  const watcher = watchConfig(pool, {
+    configPath: options.configPath,
+    ...(options.certsDir ? { certsDir: options.certsDir } : {}),
+    ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
+    logger,
+    // Only reloads after start-up are told to systemd; the first load ends in READY=1 below.
+    onAttemptStart: () => {
+      if (life.phase === "running") notifier.reloading();
+    },
+    onAttemptEnd: (result) => {
+      if (life.phase === "running") notifier.ready(statusLine(pool, result));
+    },
+  });
+  parts.watcher = watcher;
+  if (options.listen !== "off") {
+    parts.status = await startStatusServer({
+      listen: options.listen,
+      pool,
+      results$: watcher.results$,
+      configPath: options.configPath,
+      logger,
+    });
+  }
+  await startModules(options.modules, { pool, logger, signal });
+  return watcher;
+}
+
+/** Start-up failed: one human sentence on stderr, one fatal log line, everything closed. */
+async function failedStart(
+  err: unknown,
+  {
+    stderr,
+    logger,
+    cleanup,
+  }: { stderr: RunOptions["stderr"]; logger: Logger; cleanup: () => Promise<void> },
+): Promise<number> {
+  const message =
+    err instanceof ConfigError
+      ? `config rejected:\n${err.message}`
+      : `cannot start: ${err instanceof Error ? err.message : String(err)}`;
+  stderr.write(`agentpool: ${message}\n`);
+  logger.fatal({ err: err instanceof ConfigError ? err.message : err }, "start-up failed");
+  await cleanup();
+  return err instanceof ConfigError ? EXIT.invalidConfig : EXIT.crash;
+}
+
+/** Tells systemd, closes everything within `timeoutMs`, and resolves with the reason's exit status. */
+function shutDown(
+  { signal, code }: StopReason,
+  parts: { logger: Logger; notifier: Notifier; cleanup: () => Promise<void>; timeoutMs: number },
+): Promise<number> {
+  const { logger, notifier, cleanup, timeoutMs } = parts;
+  return new Promise<number>((resolveExit) => {
+    notifier.stopping();
+    logger.info({ signal }, "shutting down");
+    const bound = setTimeout(() => {
+      logger.error("shutdown took too long; exiting anyway");
+      resolveExit(code);
+    }, timeoutMs);
+    bound.unref();
+    cleanup()
+      .catch((err: unknown) => logger.error({ err }, "error during shutdown"))
+      .finally(() => {
+        clearTimeout(bound);
+        logger.info("stopped");
+        resolveExit(code);
+      });
   });
 }
