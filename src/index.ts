@@ -35,6 +35,7 @@ export {
   type PreparedConfig,
   prepareConfig,
 } from "./config/load.js";
+export { OptionError } from "./options.js";
 export { AgentPool, type AgentPoolOptions, type BatchOptions } from "./pool/pool.js";
 export type { PoolSnapshot, SnapshotCause } from "./pool/snapshot.js";
 export type { ReloadFailure, ReloadResult, ReloadSuccess, ReloadTimings } from "./reload/result.js";

@@ -1,4 +1,5 @@
 import { type Dispatcher, request as undiciRequest } from "undici";
+import { check, resolveOptions } from "../options.js";
 import { Connection } from "./connection.js";
 import { type DeadlineOptions, withDeadline } from "./deadline.js";
 import { AgentError } from "./errors.js";
@@ -34,7 +35,7 @@ export interface AgentOptions {
   tlsLabels?: TlsLabels;
 }
 
-const DEFAULTS: Readonly<Required<Omit<AgentOptions, "tlsLabels">>> = Object.freeze({
+const DEFAULTS = Object.freeze({
   connections: 100,
   connectTimeoutMs: 10_000,
   closeTimeoutMs: 30_000,
@@ -48,6 +49,37 @@ export type RequestOptions = Omit<Dispatcher.RequestOptions, "origin" | "path" |
     /** Give up after this many milliseconds (until the response headers). */
     timeoutMs?: number;
   };
+
+const OPTION_CHECKS = Object.freeze({
+  connections: check.positiveInteger,
+  connectTimeoutMs: check.positiveMs,
+  closeTimeoutMs: check.nonNegativeMs,
+  tlsLabels: check.object,
+});
+
+const NO_OPTIONS: AgentOptions = Object.freeze({});
+
+// A pool hands every agent the same options object: resolve it once, not once per agent.
+const resolvedOptions = new WeakMap<AgentOptions, ReturnType<typeof resolveAgentOptions>>();
+const resolveAgentOptions = (options: AgentOptions) =>
+  resolveOptions(options, DEFAULTS, OPTION_CHECKS);
+
+function agentOptions(options: AgentOptions) {
+  let resolved = resolvedOptions.get(options);
+  if (!resolved) {
+    resolved = resolveAgentOptions(options);
+    // Only a frozen object cannot change behind the cache's back.
+    if (Object.isFrozen(options)) resolvedOptions.set(options, resolved);
+  }
+  return resolved;
+}
+
+/**
+ * The sockets the next `new Agent` takes over instead of making its own; set
+ * only for the length of that call by {@link agentSharingConnection}, so the
+ * public constructor has no parameter for a type that is not exported.
+ */
+let sharedConnection: Connection | undefined;
 
 let internals: {
   fingerprint(agent: Agent): string;
@@ -80,7 +112,10 @@ export class Agent {
    * Throws an {@link AgentError} when `addr` is not `host:port`, or when the
    * certificate or key does not parse or does not match.
    */
-  constructor(config: AgentConfig, options: AgentOptions = {}, reuse?: Connection) {
+  constructor(config: AgentConfig, options: AgentOptions = NO_OPTIONS) {
+    const reuse = sharedConnection;
+    sharedConnection = undefined;
+    const opts = agentOptions(options);
     // A reused connection was made for this very addr: it needs no parsing again.
     const parsed = reuse
       ? undefined
@@ -92,7 +127,7 @@ export class Agent {
         "addr must be host:port (hostname, IPv4 or [IPv6], port 1-65535)",
       );
     }
-    const verified = verifyTls(config.addr, config.tls, options.tlsLabels);
+    const verified = verifyTls(config.addr, config.tls, opts.tlsLabels);
     this.addr = config.addr;
     this.name = config.name || config.addr;
     this.dockerHost = dockerHostOf(config.addr);
@@ -101,9 +136,9 @@ export class Agent {
     this.#connection =
       reuse ??
       new Connection(parsed?.host ?? "", parsed?.port ?? 0, config.tls, {
-        connections: options.connections ?? DEFAULTS.connections,
-        connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
-        closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,
+        connections: opts.connections,
+        connectTimeoutMs: opts.connectTimeoutMs,
+        closeTimeoutMs: opts.closeTimeoutMs,
         addr: config.addr,
       });
     Object.freeze(this);
@@ -337,5 +372,10 @@ export function agentSharingConnection(
   previous: Agent,
   options?: AgentOptions,
 ): Agent {
-  return new Agent(config, options, internals.connection(previous));
+  sharedConnection = internals.connection(previous);
+  try {
+    return new Agent(config, options);
+  } finally {
+    sharedConnection = undefined;
+  }
 }

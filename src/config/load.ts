@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import type { AgentConfig } from "../agent/agent.js";
+import { check, resolveOptions } from "../options.js";
 import { ConfigError, type ConfigErrorCode, type ConfigIssue, formatIssue } from "./errors.js";
 import { formatPath, type PathSegment, quote, valueAt } from "./path.js";
 import { FileReadError, readFileBounded } from "./read-file.js";
@@ -51,7 +52,8 @@ export const MAX_ISSUES = 100;
 /** Configs whose TLS cache is kept at once (a process normally has one). */
 const MAX_CACHES = 16;
 
-const DEFAULTS: Readonly<LoadOptions> = Object.freeze({});
+// None: certsDir's default depends on where the config file is.
+const DEFAULTS = Object.freeze({});
 
 const caches = new Map<string, TlsMaterialCache>();
 
@@ -104,7 +106,10 @@ export async function prepareConfig(
   if (typeof path !== "string" || path === "") {
     throw new TypeError("prepareConfig: path must be a non-empty string");
   }
-  const resolved = { ...DEFAULTS, ...options };
+  const resolved = resolveOptions(options, DEFAULTS, {
+    certsDir: check.string,
+    signal: check.abortSignal,
+  });
   const configPath = resolve(path);
   const attempt: Attempt = {
     file: path,

@@ -76,7 +76,11 @@ export class AgentPool implements Iterable<[string, Agent]> {
   #emitting = false;
 
   constructor(options: AgentPoolOptions = {}) {
-    this.#options = Object.freeze({ ...options });
+    // The agent options frozen too: every agent of the pool then shares one resolution of them.
+    this.#options = Object.freeze({
+      ...options,
+      ...(options.agent ? { agent: Object.freeze({ ...options.agent }) } : {}),
+    });
     this.#snapshot = freezeSnapshot(0, [], { added: [], removed: [], changed: [] }, "initial");
     this.#subject = new BehaviorSubject(this.#snapshot);
   }

@@ -12,6 +12,7 @@ import {
 } from "rxjs";
 import { forgetConfig, prepareConfig } from "../config/load.js";
 import { createLogger, type Logger } from "../log.js";
+import { check, resolveOptions } from "../options.js";
 import type { AgentPool } from "../pool/pool.js";
 import {
   type Candidate,
@@ -47,6 +48,8 @@ export interface WatchConfigOptions {
 /** Smallest debounce that still merges the write pairs editors make (truncate + write, unlink + create). */
 export const DEFAULT_DEBOUNCE_MS = 10;
 
+const DEFAULTS = Object.freeze({ debounceMs: DEFAULT_DEBOUNCE_MS });
+
 export interface ConfigWatcher {
   /**
    * The first load's result; rejects with its `ConfigError` when the first
@@ -69,13 +72,21 @@ export interface ConfigWatcher {
  * synchronous swap → one snapshot. A rejected file keeps the last good pool.
  */
 export function watchConfig(pool: AgentPool, options: WatchConfigOptions): ConfigWatcher {
-  const debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
-  if (!Number.isFinite(debounceMs) || debounceMs < 0)
-    throw new RangeError("debounceMs must be a number of milliseconds, 0 or more");
-  if (typeof options.configPath !== "string" || options.configPath === "")
-    throw new TypeError("configPath is required");
-  const logger = (options.logger ?? createLogger("silent")).child({ module: "reload" });
-  const configPath = options.configPath;
+  const opts = resolveOptions(
+    options,
+    DEFAULTS,
+    {
+      configPath: check.nonEmptyString,
+      certsDir: check.string,
+      debounceMs: check.nonNegativeMs,
+      onAttemptStart: check.function,
+      onAttemptEnd: check.function,
+    },
+    ["configPath"],
+  );
+  const debounceMs = opts.debounceMs;
+  const logger = (opts.logger ?? createLogger("silent")).child({ module: "reload" });
+  const configPath = opts.configPath;
   const absolutePath = resolve(configPath);
 
   const files = new FileSource(logger);
@@ -114,9 +125,9 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
   };
 
   const prepare = (signal: AbortSignal, trigger: Trigger) => {
-    if (trigger.kind === "forced") hook("onAttemptStart", options.onAttemptStart);
+    if (trigger.kind === "forced") hook("onAttemptStart", opts.onAttemptStart);
     return prepareConfig(configPath, {
-      ...(options.certsDir ? { certsDir: options.certsDir } : {}),
+      ...(opts.certsDir ? { certsDir: opts.certsDir } : {}),
       signal,
     });
   };
@@ -145,7 +156,7 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
       skipUnchanged(),
       // Only now is a file-caused attempt known to change something.
       tap((candidate) => {
-        if (candidate.trigger.kind !== "forced") hook("onAttemptStart", options.onAttemptStart);
+        if (candidate.trigger.kind !== "forced") hook("onAttemptStart", opts.onAttemptStart);
       }),
       swapInto(pool),
       tap((result) => logResult(logger, result)),
@@ -153,7 +164,7 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
     .subscribe({
       next: (result) => {
         lastResult = result;
-        hook("onAttemptEnd", options.onAttemptEnd, result);
+        hook("onAttemptEnd", opts.onAttemptEnd, result);
         results.next(result);
         if (!settled) {
           if (result.ok) settleReady(result);

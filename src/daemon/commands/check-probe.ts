@@ -2,6 +2,7 @@ import { Agent, type AgentConfig } from "../../agent/agent.js";
 import { AgentError } from "../../agent/errors.js";
 import type { AgentInfo } from "../../agent/protocol.js";
 import { oneLine } from "../../agent/tls-errors.js";
+import { check, resolveOptions } from "../../options.js";
 import { plural, table } from "./io.js";
 
 /** Options of {@link probeAgents}. */
@@ -65,12 +66,10 @@ export async function probeAgents(
   configs: readonly AgentConfig[],
   options: ProbeOptions = {},
 ): Promise<ProbeResult[]> {
-  const timeoutMs = options.timeoutMs ?? PROBE_DEFAULTS.timeoutMs;
-  const concurrency = options.concurrency ?? PROBE_DEFAULTS.concurrency;
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0))
-    throw new TypeError("timeoutMs must be a positive number of milliseconds.");
-  if (!(Number.isInteger(concurrency) && concurrency > 0))
-    throw new TypeError("concurrency must be a positive integer.");
+  const { timeoutMs, concurrency } = resolveOptions(options, PROBE_DEFAULTS, {
+    timeoutMs: check.positiveMs,
+    concurrency: check.positiveInteger,
+  });
   const results = new Array<ProbeResult>(configs.length);
   let next = 0;
   const worker = async () => {

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { AgentInfo } from "../../agent/protocol.js";
+import { check, resolveOptions } from "../../options.js";
 import type { PoolSnapshot } from "../../pool/snapshot.js";
 import type { ReloadResult } from "../../reload/result.js";
 
@@ -73,9 +74,7 @@ const LINT_FAILING_PROCESS_METRICS = Object.freeze([
 
 /** Creates the metrics of one daemon, in a fresh {@link Registry}. */
 export function createMetrics(options: MetricsOptions = {}): Metrics {
-  const resolved = Object.freeze({ ...DEFAULTS, ...options });
-  if (typeof resolved.processMetrics !== "boolean")
-    throw new TypeError("processMetrics must be a boolean.");
+  const resolved = resolveOptions(options, DEFAULTS, { processMetrics: check.boolean });
 
   const registry = new Registry();
   const registers = [registry];

@@ -2,6 +2,7 @@ import { type Observable, Subject, type Subscription } from "rxjs";
 import type { Agent } from "../../agent/agent.js";
 import type { AgentInfo } from "../../agent/protocol.js";
 import type { Logger } from "../../log.js";
+import { check, invalidOption, resolveOptions } from "../../options.js";
 import type { AgentPool } from "../../pool/pool.js";
 import type { PoolSnapshot } from "../../pool/snapshot.js";
 
@@ -83,38 +84,23 @@ function errorCodeOf(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
-function positiveInteger(value: unknown): boolean {
-  return typeof value === "number" && Number.isInteger(value) && value > 0;
-}
-
-function positiveNumber(value: unknown): boolean {
-  return typeof value === "number" && Number.isFinite(value) && value > 0;
-}
-
-function resolve(options: InfoProberOptions): Readonly<Required<InfoProberOptions>> {
-  const resolved = Object.freeze({
-    ...DEFAULTS,
-    ...withoutUndefined(options),
-  }) as Readonly<Required<InfoProberOptions>>;
-  if (!resolved.pool || typeof resolved.pool.snapshots$?.subscribe !== "function")
-    throw new TypeError("pool must be an AgentPool.");
-  if (!resolved.logger) throw new TypeError("logger is required.");
-  if (!positiveInteger(resolved.concurrency))
-    throw new TypeError("concurrency must be a positive integer.");
-  if (!positiveNumber(resolved.timeoutMs))
-    throw new TypeError("timeoutMs must be a positive number of milliseconds.");
-  if (!positiveNumber(resolved.retryInitialMs) || !positiveNumber(resolved.retryMaxMs))
-    throw new TypeError("retryInitialMs and retryMaxMs must be positive numbers of milliseconds.");
+function resolve(options: InfoProberOptions) {
+  const resolved = resolveOptions(
+    options,
+    DEFAULTS,
+    {
+      pool: check.agentPool,
+      concurrency: check.positiveInteger,
+      timeoutMs: check.positiveMs,
+      retryInitialMs: check.positiveMs,
+      retryMaxMs: check.positiveMs,
+      now: check.function,
+    },
+    ["pool", "logger"],
+  );
   if (resolved.retryMaxMs < resolved.retryInitialMs)
-    throw new TypeError("retryMaxMs must not be smaller than retryInitialMs.");
-  if (typeof resolved.now !== "function") throw new TypeError("now must be a function.");
+    invalidOption("retryMaxMs", "must not be smaller than retryInitialMs");
   return resolved;
-}
-
-function withoutUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(options).filter(([, value]) => value !== undefined),
-  ) as Partial<T>;
 }
 
 /**

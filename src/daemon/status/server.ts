@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Observable, Subscription } from "rxjs";
 import type { Logger } from "../../log.js";
+import { check, resolveOptions } from "../../options.js";
 import type { AgentPool } from "../../pool/pool.js";
 import type { PoolSnapshot } from "../../pool/snapshot.js";
 import type { ReloadResult } from "../../reload/result.js";
@@ -59,21 +60,22 @@ const DEFAULTS = Object.freeze({
   maxClientBufferBytes: 1024 * 1024,
 });
 
-function resolveOptions(options: StatusServerOptions) {
-  const defined = Object.fromEntries(
-    Object.entries(options).filter(([, value]) => value !== undefined),
-  ) as StatusServerOptions;
-  const resolved = Object.freeze({ ...DEFAULTS, ...defined });
-  if (!resolved.pool || typeof resolved.pool.snapshots$?.subscribe !== "function")
-    throw new TypeError("pool must be an AgentPool.");
-  if (!resolved.results$ || typeof resolved.results$.subscribe !== "function")
-    throw new TypeError("results$ must be an Observable of reload results.");
-  if (typeof resolved.configPath !== "string") throw new TypeError("configPath must be a string.");
-  if (!resolved.logger) throw new TypeError("logger is required.");
-  if (!(resolved.heartbeatMs > 0 && Number.isFinite(resolved.heartbeatMs)))
-    throw new TypeError("heartbeatMs must be a positive number of milliseconds.");
-  if (!(resolved.maxClientBufferBytes > 0 && Number.isFinite(resolved.maxClientBufferBytes)))
-    throw new TypeError("maxClientBufferBytes must be a positive number of bytes.");
+function resolve(options: StatusServerOptions) {
+  const resolved = resolveOptions(
+    options,
+    DEFAULTS,
+    {
+      pool: check.agentPool,
+      results$: (value) =>
+        check.observable(value) === undefined
+          ? undefined
+          : "must be an Observable of reload results",
+      configPath: check.string,
+      heartbeatMs: check.positiveMs,
+      maxClientBufferBytes: check.positiveBytes,
+    },
+    ["pool", "results$", "configPath", "logger"],
+  );
   return { ...resolved, address: parseListen(resolved.listen) };
 }
 
@@ -91,7 +93,7 @@ const ENDPOINTS = [
  * are invalid or the address cannot be bound.
  */
 export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
-  const opts = resolveOptions(options);
+  const opts = resolve(options);
   const { pool, configPath, address: where } = opts;
   // The daemon may hand over a logger already bound to this module; binding again would repeat the key.
   const log =
