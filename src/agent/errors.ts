@@ -1,3 +1,5 @@
+import type { TlsPart } from "./tls.js";
+
 export type AgentErrorCode =
   | "ERR_AGENT_CONFIG"
   | "ERR_AGENT_TLS"
@@ -15,13 +17,13 @@ export class AgentError extends Error {
   readonly code: AgentErrorCode;
   readonly addr: string;
   /** For `ERR_AGENT_TLS`: which part of the TLS material is at fault. */
-  readonly part: "ca" | "cert" | "key" | undefined;
+  readonly part: TlsPart | undefined;
 
   constructor(
     code: AgentErrorCode,
     addr: string,
     message: string,
-    options: { cause?: unknown; part?: "ca" | "cert" | "key" } = {},
+    options: { cause?: unknown; part?: TlsPart } = {},
   ) {
     super(
       `agent ${addr}: ${message}`,

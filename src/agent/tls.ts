@@ -31,7 +31,10 @@ export interface TlsIdentity {
   readonly caSha256: readonly string[];
 }
 
-export type TlsPart = "ca" | "cert" | "key";
+/** The parts of an agent's TLS material, in the order messages list them. */
+export const TLS_PARTS = Object.freeze(["ca", "cert", "key"] as const);
+/** One part of an agent's TLS material; errors and warnings say which one is at fault. */
+export type TlsPart = (typeof TLS_PARTS)[number];
 
 /** Names used in messages for each part, e.g. the `*_file` it came from. */
 export interface TlsLabels {

@@ -1,11 +1,12 @@
 import { unzipSync } from "fflate";
+import type { TlsPart } from "../agent/tls.js";
 
 /** The files of a GoDoxy agent bundle (`<certs dir>/<addr>.zip`), by role. */
 export const BUNDLE_ENTRIES = Object.freeze({
   ca: "ca.pem",
   cert: "cert.pem",
   key: "key.pem",
-} as const);
+} as const satisfies Record<TlsPart, string>);
 
 export type BundlePart = keyof typeof BUNDLE_ENTRIES;
 

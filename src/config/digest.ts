@@ -1,12 +1,11 @@
 import { createHash } from "node:crypto";
-import { readFileBounded } from "../config/read-file.js";
-
-/** Files larger than this are identified by their error, not hashed (the loader refuses them too). */
-const MAX_HASHED_BYTES = 16 * 1024 * 1024;
+import { MAX_CONFIG_BYTES, readFileBounded } from "./read-file.js";
 
 /**
  * One identity for the bytes of every file a config attempt read: "same
  * digest" means "same bytes everywhere", so the attempt is not a change.
+ * The loader gives it as `PreparedConfig.digest`; the reload pipeline takes
+ * it from there, and from {@link digestFiles} for a rejected attempt.
  */
 export function digestInputs(inputs: ReadonlyMap<string, string>): string {
   const hash = createHash("sha256");
@@ -23,7 +22,8 @@ export async function digestFiles(paths: readonly string[]): Promise<string> {
   const inputs = new Map<string, string>();
   for (const path of paths) {
     try {
-      const file = await readFileBounded(path, MAX_HASHED_BYTES);
+      // A larger file is identified by its error: the loader refuses it too.
+      const file = await readFileBounded(path, MAX_CONFIG_BYTES);
       inputs.set(path, file.sha256);
     } catch (err) {
       inputs.set(path, `unreadable:${err instanceof Error ? err.message : String(err)}`);

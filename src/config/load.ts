@@ -1,10 +1,11 @@
-import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import type { AgentConfig } from "../agent/agent.js";
+import type { TlsPart } from "../agent/tls.js";
 import { check, resolveOptions } from "../options.js";
+import { digestInputs } from "./digest.js";
 import { ConfigError, type ConfigErrorCode, type ConfigIssue, formatIssue } from "./errors.js";
 import { formatPath, type PathSegment, quote, valueAt } from "./path.js";
-import { FileReadError, readFileBounded } from "./read-file.js";
+import { FileReadError, MAX_CONFIG_BYTES, readFileBounded } from "./read-file.js";
 import { AddrSchema, AgentEntrySchema, ConfigSchema } from "./schema.js";
 import { explainSchemaIssues } from "./schema-issues.js";
 import { TlsMaterialCache, type TlsOutcome, type TlsSource } from "./tls-files.js";
@@ -42,8 +43,6 @@ export interface PreparedConfig {
   readonly digest: string;
 }
 
-/** config.yml larger than this is refused before it is read. */
-export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 /**
  * Issues listed in one error; the rest are counted. A wrong certs dir under
  * 10,000 agents is one mistake, not a 10,000-line log entry.
@@ -245,15 +244,8 @@ async function prepare(attempt: Attempt): Promise<PreparedConfig> {
     warnings: Object.freeze(warnings.map(formatIssue)),
     configPath: attempt.configPath,
     inputs,
-    digest: digestOf(inputs),
+    digest: digestInputs(inputs),
   });
-}
-
-/** Same recipe as the reload pipeline's, so digests of the same bytes agree. */
-function digestOf(inputs: ReadonlyMap<string, string>): string {
-  const hash = createHash("sha256");
-  for (const [path, bytesHash] of inputs) hash.update(`${path}\0${bytesHash}\n`);
-  return hash.digest("hex");
 }
 
 function fail(attempt: Attempt, code: ConfigErrorCode, issues: ConfigIssue[]): never {
@@ -451,7 +443,7 @@ function checkDuplicates(
   }
 }
 
-function tlsPath(spec: AgentSpec, part: "ca" | "cert" | "key" | "bundle"): PathSegment[] {
+function tlsPath(spec: AgentSpec, part: TlsPart | "bundle"): PathSegment[] {
   if (spec.source.kind === "bundle" || part === "bundle") return spec.path;
   return [...spec.path, "tls", `${part}_file`];
 }
@@ -471,13 +463,13 @@ function tlsWarnings(
       spec: AgentSpec;
       addrs: string[];
       make: (addrs: string[]) => string | undefined;
-      part: "ca" | "cert" | "key";
+      part: TlsPart;
     }
   >();
   const note = (
     key: string,
     spec: AgentSpec,
-    part: "ca" | "cert" | "key",
+    part: TlsPart,
     make: (addrs: string[]) => string | undefined,
   ) => {
     const known = byFile.get(key);

@@ -23,6 +23,9 @@ export class FileReadError extends Error {
 
 const MIB = 1024 * 1024;
 
+/** config.yml larger than this is refused before it is read; no file the loader reads is larger. */
+export const MAX_CONFIG_BYTES = 16 * MIB;
+
 /** `17.0 MiB`, `512 bytes`: sizes as a user reads them. */
 export function formatSize(bytes: number): string {
   if (bytes >= MIB) return `${(bytes / MIB).toFixed(1)} MiB`;

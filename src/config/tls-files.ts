@@ -1,6 +1,13 @@
 import { createHash } from "node:crypto";
 import { AgentError } from "../agent/errors.js";
-import { type TlsLabels, type TlsMaterial, type VerifiedTls, verifyTls } from "../agent/tls.js";
+import {
+  TLS_PARTS,
+  type TlsLabels,
+  type TlsMaterial,
+  type TlsPart,
+  type VerifiedTls,
+  verifyTls,
+} from "../agent/tls.js";
 import { BUNDLE_ENTRIES, type BundlePart, unpackBundle } from "./bundle.js";
 import { FileReadError, readFileBounded } from "./read-file.js";
 
@@ -8,8 +15,6 @@ import { FileReadError, readFileBounded } from "./read-file.js";
 export type TlsSource =
   | { kind: "files"; ca: string; cert: string; key: string }
   | { kind: "bundle"; zip: string };
-
-export type TlsPart = "ca" | "cert" | "key";
 
 /** What went wrong with one agent's TLS material; `part` says which file. */
 export interface TlsProblem {
@@ -212,7 +217,7 @@ export class TlsMaterialCache {
     const problems: TlsProblem[] = [];
     const pems: Partial<Record<TlsPart, Pem>> = {};
     let keyStat: KeyStat = { mode: 0, gid: 0 };
-    for (const part of ["ca", "cert", "key"] as const) {
+    for (const part of TLS_PARTS) {
       const path = source[part];
       const read = reads.get(fileKey("pem", path));
       if (!read?.ok) {
@@ -261,7 +266,7 @@ export class TlsMaterialCache {
       key: `${zip} (${BUNDLE_ENTRIES.key})`,
     };
     const problems: TlsProblem[] = [];
-    for (const part of ["ca", "cert", "key"] as const) {
+    for (const part of TLS_PARTS) {
       const shape = pemProblem(part, content.parts[part].text);
       if (shape) problems.push({ part: "bundle", message: `${labels[part]}: ${shape}` });
     }

@@ -17,10 +17,10 @@ import {
   switchMap,
   tap,
 } from "rxjs";
+import { digestFiles } from "../config/digest.js";
 import { ConfigError } from "../config/errors.js";
 import type { PreparedConfig } from "../config/load.js";
 import type { AgentPool } from "../pool/pool.js";
-import { digestFiles, digestInputs } from "./digest.js";
 import type { ReloadResult } from "./result.js";
 
 /** Why an attempt starts: a file event, a forced reload (SIGHUP, `reload()`), or start-up. */
@@ -116,7 +116,7 @@ export function prepareCandidate(
                   trigger,
                   started,
                   prepareMs: performance.now() - started,
-                  digest: digestInputs(config.inputs),
+                  digest: config.digest,
                   config,
                 }),
               ),
