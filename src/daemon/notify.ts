@@ -33,18 +33,20 @@ export function monotonicUsec(): bigint {
   return process.hrtime.bigint() / 1000n;
 }
 
-/**
- * Node has no AF_UNIX datagram socket of its own. The `unix-dgram` addon sends
- * from this very process, which `NotifyAccess=main` accepts. Where it did not
- * build, or the socket is abstract (`@…`, which it cannot address), the
- * `systemd-notify` tool that every systemd host has sends instead (the unit
- * sets `NotifyAccess=all` for that case).
- */
+/** Options of {@link createNotifier}. */
 export interface NotifierOptions {
   /** Send through the `systemd-notify` tool even when the addon is there. */
   useTool?: boolean;
 }
 
+/**
+ * The notifier for `env.NOTIFY_SOCKET`. Node has no AF_UNIX datagram socket of
+ * its own. The `unix-dgram` addon sends from this very process, which
+ * `NotifyAccess=main` accepts. Where it did not build, or the socket is
+ * abstract (`@…`, which it cannot address), the `systemd-notify` tool that
+ * every systemd host has sends instead (the unit sets `NotifyAccess=all` for
+ * that case).
+ */
 export function createNotifier(
   logger: Logger,
   env: NodeJS.ProcessEnv = process.env,

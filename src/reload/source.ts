@@ -138,20 +138,23 @@ export class FileSource {
   }
 }
 
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() === true;
+}
+
+/** Symlink hops followed from one path; a loop of links ends here (Linux gives up at 40, `MAXSYMLINKS`). */
+const MAX_LINK_HOPS = 32;
+
 /**
  * `path`, every symlink it passes through (as a file of its own) and where
  * they lead, with directories resolved to real paths so the watcher watches
  * real directories: `config.yml → ..data/config.yml` gives
  * `[…/config.yml, …/..data, …/..2026_11_25/config.yml]`.
  */
-async function isDirectory(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined))?.isDirectory() === true;
-}
-
 export async function linkChain(path: string): Promise<string[]> {
   const chain: string[] = [];
   let current = resolve(path);
-  for (let hop = 0; hop < 32; hop++) {
+  for (let hop = 0; hop < MAX_LINK_HOPS; hop++) {
     const dir = dirname(current);
     const realDir = await realpath(dir).catch(() => dir);
     if (realDir !== dir) {

@@ -17,7 +17,7 @@ export const STATUS_EXIT = Object.freeze({
   unreachable: 3,
 });
 
-/** Where `agentpool status` looks without `--listen` or `AGENTPOOL_LISTEN` (the daemon's default). */
+/** How long `agentpool status` waits for the daemon's answers without `--timeout`. */
 const DEFAULT_TIMEOUT_MS = 5_000;
 
 const USAGE = `Usage: agentpool status [--listen HOST:PORT|PATH] [--timeout MS] [--json]
