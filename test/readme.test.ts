@@ -2,7 +2,8 @@
 import { writeFile } from "node:fs/promises";
 import { afterAll, expect, it } from "vitest";
 import { startTestAgent, type TestAgent } from "../src/testing/index.js";
-import { createWorkspace, type Workspace, waitFor } from "./support/workspace.js";
+import { waitFor } from "./support/wait.js";
+import { createWorkspace, type Workspace } from "./support/workspace.js";
 
 let ws: Workspace;
 const servers: TestAgent[] = [];
@@ -42,7 +43,7 @@ it("README example: subscribe to snapshots and list containers on every agent", 
   });
   // --- README example ends
 
-  await waitFor(() => printed.length === 2, 10_000, "both agents listed");
+  await waitFor("both agents listed", () => printed.length === 2, 10_000);
   expect(printed.sort()).toEqual(["node-1 /web /db", "node-2 /web /db"]);
   subscription.unsubscribe();
   await watcher.close();

@@ -1,11 +1,11 @@
 // Real files in real temp directories, real certificates and real zips for the config tests.
 import { createPrivateKey } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { zipSync } from "fflate";
 import { createCa, issueCertificate } from "../../src/testing/pki.js";
 import { DAY_MS } from "../../src/time.js";
+import { makeTempDir } from "../support/temp.js";
 
 /** PEM material for the tests: a good client pair, and the ways it goes wrong. */
 export interface ConfigPki {
@@ -83,8 +83,8 @@ export interface ConfigDir {
 }
 
 export async function createTempRoot(): Promise<{ root: string; cleanup(): Promise<void> }> {
-  const root = await mkdtemp(join(tmpdir(), "agentpool-config-"));
-  return { root, cleanup: () => rm(root, { recursive: true, force: true }) };
+  const { dir, cleanup } = await makeTempDir("agentpool-config-");
+  return { root: dir, cleanup };
 }
 
 export async function createConfigDir(root: string): Promise<ConfigDir> {

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EXIT } from "../../src/daemon/exit-codes.js";
 import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
-import { createWorkspace, sleep, type Workspace, waitFor } from "../support/workspace.js";
+import { sleep, waitFor } from "../support/wait.js";
+import { createWorkspace, type Workspace } from "../support/workspace.js";
 
 const A = [{ addr: "10.0.0.1:8890", name: "alpha" }];
 const AB = [...A, { addr: "10.0.0.2:8890", name: "beta" }];
@@ -191,7 +192,7 @@ describe.skipIf(!unixDgram)("systemd notifications", () => {
         NOTIFY_SOCKET: socketPath,
         WATCHDOG_USEC: "200000",
       });
-      await waitFor(() => messages.some((m) => m.includes("READY=1")), 10_000, "READY=1");
+      await waitFor("READY=1", () => messages.some((m) => m.includes("READY=1")), 10_000);
       expect(messages.find((m) => m.includes("READY=1"))).toMatch(/STATUS=1 agent/);
 
       // Issue 12: no RELOADING=1/READY=1 pairs for attempts that change nothing,
@@ -205,7 +206,7 @@ describe.skipIf(!unixDgram)("systemd notifications", () => {
       // writeFile truncates, then writes: a daemon that looks in between makes
       // one more attempt (RELOADING=1, then READY=1 with the old status) first.
       const readyWithTwo = (m: string) => m.includes("READY=1") && m.includes("STATUS=2 agents");
-      await waitFor(() => messages.some(readyWithTwo), 10_000, "READY=1 with 2 agents");
+      await waitFor("READY=1 with 2 agents", () => messages.some(readyWithTwo), 10_000);
       const readyAfter = messages.findIndex(readyWithTwo);
       const before = messages.slice(0, readyAfter);
       const reloading =
@@ -217,7 +218,7 @@ describe.skipIf(!unixDgram)("systemd notifications", () => {
         false,
       );
 
-      await waitFor(() => messages.some((m) => m.includes("WATCHDOG=1")), 5_000, "WATCHDOG=1");
+      await waitFor("WATCHDOG=1", () => messages.some((m) => m.includes("WATCHDOG=1")), 5_000);
       await daemon.stop();
       expect(messages.some((m) => m.includes("STOPPING=1"))).toBe(true);
     } finally {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { afterEach, expect, it } from "vitest";
 import { type DaemonProcess, startDaemon } from "../support/daemon.js";
-import { waitFor } from "../support/workspace.js";
+import { waitFor } from "../support/wait.js";
 
 let demo: DaemonProcess | undefined;
 
@@ -35,5 +35,5 @@ it("agentpool demo: two agents answer, an edit reloads, Ctrl-C cleans up", async
 
   demo.child.kill("SIGINT");
   expect(await demo.exited).toBe(0);
-  await waitFor(() => !existsSync(root), 5_000, "the demo folder to be removed");
+  await waitFor("the demo folder to be removed", () => !existsSync(root), 5_000);
 });

@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CLI } from "../support/daemon.js";
-import { createWorkspace, type Workspace, waitFor } from "../support/workspace.js";
+import { waitFor } from "../support/wait.js";
+import { createWorkspace, type Workspace } from "../support/workspace.js";
 
 // util-linux's script(1) gives the daemon a real pseudo-terminal as stdout.
 const hasScript = spawnSync("script", ["--version"], { stdio: "ignore" }).status === 0;
@@ -93,13 +94,13 @@ describe("log format", () => {
     async () => {
       await prepare();
       const run = underTerminal();
-      await waitFor(() => /: ready/.test(run.out().replace(ANSI, "")), 15_000, "the ready line");
+      await waitFor("the ready line", () => /: ready/.test(run.out().replace(ANSI, "")), 15_000);
       // A rejected edit: the error line names the file, line and column.
       await writeFile(ws.configPath, "providers:\n  agents: [\n");
       await waitFor(
+        "the rejection line",
         () => /config rejected/.test(run.out().replace(ANSI, "")),
         10_000,
-        "the rejection line",
       );
       const daemon = childOf(run.child.pid as number);
       process.kill(daemon, "SIGTERM");
@@ -128,7 +129,7 @@ describe("log format", () => {
     async () => {
       await prepare();
       const run = underTerminal(["--log-format", "json"]);
-      await waitFor(() => /"msg":"ready"/.test(run.out()), 15_000, "the ready line");
+      await waitFor("the ready line", () => /"msg":"ready"/.test(run.out()), 15_000);
       process.kill(childOf(run.child.pid as number), "SIGTERM");
       expect(await run.exited).toBe(0);
       const records = plainLines(run.out()).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -141,7 +142,7 @@ describe("log format", () => {
   it("a pipe gets NDJSON, one record per line", async () => {
     await prepare();
     const run = spawnRun(process.execPath, [CLI, ...daemonArgs()]);
-    await waitFor(() => /"msg":"ready"/.test(run.out()), 15_000, "the ready line");
+    await waitFor("the ready line", () => /"msg":"ready"/.test(run.out()), 15_000);
     run.child.kill("SIGTERM");
     expect(await run.exited).toBe(0);
     const records = plainLines(run.out()).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -156,7 +157,7 @@ describe("log format", () => {
   it("--log-format pretty through a pipe: human lines without colours", async () => {
     await prepare();
     const run = spawnRun(process.execPath, [CLI, ...daemonArgs(), "--log-format", "pretty"]);
-    await waitFor(() => /: ready/.test(run.out()), 15_000, "the ready line");
+    await waitFor("the ready line", () => /: ready/.test(run.out()), 15_000);
     run.child.kill("SIGTERM");
     expect(await run.exited).toBe(0);
     expect(run.out()).not.toMatch(ANSI);

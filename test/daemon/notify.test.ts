@@ -1,12 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { createNotifier } from "../../src/daemon/notify.js";
 import { createLogger } from "../../src/log.js";
-import { waitFor } from "../support/workspace.js";
+import { makeTempDir } from "../support/temp.js";
+import { waitFor } from "../support/wait.js";
 
 const require = createRequire(import.meta.url);
 type DgramModule = {
@@ -26,7 +25,7 @@ const hasTool = spawnSync("systemd-notify", ["--help"]).status === 0;
 it.skipIf(!unixDgram || !hasTool)(
   "the systemd-notify fallback delivers messages in order",
   async () => {
-    const dir = await mkdtemp(join(tmpdir(), "agentpool-notify-"));
+    const { dir, cleanup } = await makeTempDir("agentpool-notify-");
     const socketPath = join(dir, "notify.sock");
     const messages: string[] = [];
     const socket = (unixDgram as DgramModule).createSocket("unix_dgram", (msg) =>
@@ -44,7 +43,7 @@ it.skipIf(!unixDgram || !hasTool)(
         notifier.ready(`round ${i}`);
       }
       const states = () => messages.filter((m) => /READY=1|RELOADING=1/.test(m));
-      await waitFor(() => states().length === 10, 10_000, "ten notifications");
+      await waitFor("ten notifications", () => states().length === 10, 10_000);
       expect(
         states()
           .map((m) => (m.includes("RELOADING=1") ? "R" : "Y"))
@@ -54,7 +53,7 @@ it.skipIf(!unixDgram || !hasTool)(
       notifier.close();
     } finally {
       socket.close();
-      await rm(dir, { recursive: true, force: true });
+      await cleanup();
     }
   },
 );

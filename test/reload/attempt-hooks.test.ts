@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AgentPool } from "../../src/index.js";
 import type { ReloadResult } from "../../src/reload/result.js";
 import { type ConfigWatcher, watchConfig } from "../../src/reload/watch-config.js";
-import { createWorkspace, sleep, type Workspace, waitFor } from "../support/workspace.js";
+import { sleep, waitFor } from "../support/wait.js";
+import { createWorkspace, type Workspace } from "../support/workspace.js";
 
 const A = [{ addr: "10.0.0.1:8890", name: "alpha" }];
 const AB = [...A, { addr: "10.0.0.2:8890", name: "beta" }];
@@ -61,7 +62,7 @@ describe("attempt hooks (RELOADING=1 / READY=1)", () => {
 
   it("a changed file: one start, then one end", async () => {
     await writeFile(ws.configPath, ws.yaml(AB, "changed"));
-    await waitFor(() => hooks.length >= 2, 10_000, "the hooks of the reload");
+    await waitFor("the hooks of the reload", () => hooks.length >= 2, 10_000);
     await sleep(200);
     expect(hooks).toEqual(["start", "end:ok"]);
     expect(pool.size).toBe(2);
@@ -69,7 +70,7 @@ describe("attempt hooks (RELOADING=1 / READY=1)", () => {
 
   it("a bad edit is an attempt too: start, then a failed end", async () => {
     await writeFile(ws.configPath, "providers:\n  agents:\n    - addr: nope\n");
-    await waitFor(() => hooks.length >= 2, 10_000, "the hooks of the rejected edit");
+    await waitFor("the hooks of the rejected edit", () => hooks.length >= 2, 10_000);
     await sleep(200);
     expect(hooks).toEqual(["start", "end:failed"]);
     expect(pool.size).toBe(1);
@@ -77,7 +78,7 @@ describe("attempt hooks (RELOADING=1 / READY=1)", () => {
 
   it("a forced reload with unchanged files: start, then end", async () => {
     watcher?.reload();
-    await waitFor(() => hooks.length >= 2, 10_000, "the hooks of the forced reload");
+    await waitFor("the hooks of the forced reload", () => hooks.length >= 2, 10_000);
     await sleep(200);
     expect(hooks).toEqual(["start", "end:ok"]);
   });

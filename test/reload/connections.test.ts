@@ -5,7 +5,8 @@ import { AgentPool, DOCKER_HOST } from "../../src/index.js";
 import type { ReloadResult } from "../../src/reload/result.js";
 import { type ConfigWatcher, watchConfig } from "../../src/reload/watch-config.js";
 import { startTestAgent, type TestAgent } from "../../src/testing/index.js";
-import { createWorkspace, type Workspace, waitFor } from "../support/workspace.js";
+import { waitFor } from "../support/wait.js";
+import { createWorkspace, type Workspace } from "../support/workspace.js";
 
 let ws: Workspace;
 let pool: AgentPool;
@@ -60,7 +61,7 @@ describe("connections across reloads", () => {
       ws.configPath,
       ws.yaml([{ addr: server.addr, name: "kept" }, { addr: "10.9.9.9:1" }], "grown"),
     );
-    await waitFor(() => results.some((r) => r.ok), 10_000, "the reload");
+    await waitFor("the reload", () => results.some((r) => r.ok), 10_000);
     await traffic();
     expect(server.handshakes).toBe(warm);
   });
@@ -70,7 +71,7 @@ describe("connections across reloads", () => {
     await get("/version");
     const warm = server.handshakes;
     await writeFile(ws.configPath, ws.yaml([{ addr: server.addr, name: "after" }]));
-    await waitFor(() => pool.getAgent("after") !== undefined, 10_000, "the rename");
+    await waitFor("the rename", () => pool.getAgent("after") !== undefined, 10_000);
     expect(pool.snapshot.changed).toEqual([server.addr]);
     await get("/version");
     expect(server.handshakes).toBe(warm);
@@ -83,18 +84,18 @@ describe("connections across reloads", () => {
     const agent = pool.get(server.addr);
     if (!agent) throw new Error("agent missing");
     const inFlight = request(`${DOCKER_HOST}/containers/json`, { dispatcher: agent.httpClient() });
-    await waitFor(() => server.requests === 1, 5_000, "the request to reach the server");
+    await waitFor("the request to reach the server", () => server.requests === 1, 5_000);
 
     await writeFile(ws.configPath, ws.yaml([], "empty"));
-    await waitFor(() => pool.size === 0, 10_000, "the agent to be removed");
+    await waitFor("the agent to be removed", () => pool.size === 0, 10_000);
     const res = await inFlight;
     expect(res.statusCode).toBe(200);
     expect(((await res.body.json()) as unknown[]).length).toBe(2);
     // Retired after the request finished: its dispatcher refuses new work.
     await waitFor(
+      "the close",
       () => (agent.httpClient() as { closed?: boolean }).closed === true,
       5_000,
-      "the close",
     );
   });
 });

@@ -2,7 +2,8 @@ import { writeFile } from "node:fs/promises";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { AgentPool } from "../../src/index.js";
 import { type ConfigWatcher, watchConfig } from "../../src/reload/watch-config.js";
-import { createWorkspace, type Workspace, waitFor } from "../support/workspace.js";
+import { waitFor } from "../support/wait.js";
+import { createWorkspace, type Workspace } from "../support/workspace.js";
 
 let ws: Workspace;
 let pool: AgentPool;
@@ -53,9 +54,9 @@ it("1,000 back-to-back edits: every snapshot is a file's state, the last one win
   }
   const last = agentsFor(1000).map((a) => a.name);
   await waitFor(
+    "the last edit",
     () => JSON.stringify(pool.list().map((a) => a.name)) === JSON.stringify(last),
     15_000,
-    "the last edit",
   );
   expect(problems).toEqual([]);
   expect(seen).toBeGreaterThan(1);

@@ -16,7 +16,8 @@ import { AgentPool, type PoolSnapshot } from "../../src/index.js";
 import type { ReloadResult } from "../../src/reload/result.js";
 import { type ConfigWatcher, watchConfig } from "../../src/reload/watch-config.js";
 import { createTestPki } from "../../src/testing/index.js";
-import { createWorkspace, sleep, type Workspace, waitFor } from "../support/workspace.js";
+import { sleep, waitFor } from "../support/wait.js";
+import { createWorkspace, type Workspace } from "../support/workspace.js";
 
 const A = [{ addr: "10.0.0.1:8890", name: "alpha" }];
 const AB = [...A, { addr: "10.0.0.2:8890", name: "beta" }];
@@ -61,9 +62,9 @@ const names = () => pool.list().map((a) => a.name);
 
 async function expectOneSnapshotWith(expected: string[]): Promise<void> {
   await waitFor(
+    `agents ${expected}`,
     () => JSON.stringify(names()) === JSON.stringify(expected),
     10_000,
-    `agents ${expected}`,
   );
   // Give stray events a moment to show up as extra snapshots.
   await sleep(150);
@@ -143,9 +144,9 @@ describe("reload on every way of saving config.yml", () => {
     await start();
     await unlink(ws.configPath);
     await waitFor(
+      "a rejected attempt for the missing file",
       () => results.some((r) => !r.ok),
       10_000,
-      "a rejected attempt for the missing file",
     );
     expect(names()).toEqual(["alpha"]);
     expect(snapshots).toHaveLength(0);
@@ -221,7 +222,7 @@ describe("reload on every way of saving config.yml", () => {
     await rename(join(ws.dir, "tls", "next", "key.pem"), join(ws.dir, "tls", "main", "key.pem"));
     await rename(join(ws.dir, "tls", "next", "cert.pem"), join(ws.dir, "tls", "main", "cert.pem"));
     await rename(join(ws.dir, "tls", "next", "ca.pem"), join(ws.dir, "tls", "main", "ca.pem"));
-    await waitFor(() => pool.get("10.0.0.1:8890") !== before, 10_000, "the rotated agent");
+    await waitFor("the rotated agent", () => pool.get("10.0.0.1:8890") !== before, 10_000);
     await sleep(150);
     expect(snapshots.length).toBeGreaterThan(0);
     for (const s of snapshots)
@@ -233,7 +234,7 @@ describe("reload on every way of saving config.yml", () => {
     await start();
     const version = pool.snapshot.version;
     watcher?.reload();
-    await waitFor(() => results.length === 1, 10_000, "the forced attempt");
+    await waitFor("the forced attempt", () => results.length === 1, 10_000);
     expect(results[0]).toMatchObject({ ok: true, version, added: [], removed: [], changed: [] });
     expect(snapshots).toHaveLength(0);
   });
@@ -244,9 +245,9 @@ describe("reload on every way of saving config.yml", () => {
     await sleep(3);
     await writeFile(ws.configPath, ws.yaml(AB, "early edit"));
     await waitFor(
+      "the early edit",
       () => JSON.stringify(names()) === JSON.stringify(["alpha", "beta"]),
       10_000,
-      "the early edit",
     );
   });
 
@@ -282,7 +283,7 @@ describe("reload on every way of saving config.yml", () => {
     await watcher.ready;
     await sleep(100);
     await writeFile(ws.configPath, ws.yaml(AB, "after the hooks threw"));
-    await waitFor(() => pool.size === 2, 10_000, "the reload");
+    await waitFor("the reload", () => pool.size === 2, 10_000);
   });
 
   it("closing before the first load rejects ready", async () => {
@@ -316,7 +317,7 @@ describe("rejected edits", () => {
     await start(AB);
     const before = pool.list();
     await writeFile(ws.configPath, "providers:\n  agents:\n    - addr: 10.0.0.9\n");
-    await waitFor(() => results.length === 1, 10_000, "the rejected attempt");
+    await waitFor("the rejected attempt", () => results.length === 1, 10_000);
     const failure = results[0];
     expect(failure?.ok).toBe(false);
     expect(failure && !failure.ok && failure.error.message).toMatch(
@@ -334,9 +335,9 @@ describe("rejected edits", () => {
       ws.configPath,
       ws.yaml([...A, { addr: "10.0.0.3:1", name: "late", tls: "late" }]),
     );
-    await waitFor(() => results.some((r) => !r.ok), 10_000, "the rejected attempt");
+    await waitFor("the rejected attempt", () => results.some((r) => !r.ok), 10_000);
     expect(names()).toEqual(["alpha"]);
     await ws.writeTls("late", await createTestPki());
-    await waitFor(() => names().includes("late"), 10_000, "the agent whose files appeared");
+    await waitFor("the agent whose files appeared", () => names().includes("late"), 10_000);
   });
 });

@@ -1,12 +1,12 @@
-import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { STATUS_EXIT, statusCommand } from "../../src/daemon/commands/status.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
+import { makeTempDir } from "../support/temp.js";
+import { waitFor } from "../support/wait.js";
 import { Opened, openAgent, openStatus } from "./harness.js";
-import { failedResult, getJson, LOCATED_ERROR, okResult, waitFor } from "./helpers.js";
+import { failedResult, getJson, LOCATED_ERROR, okResult } from "./helpers.js";
 
 let pki: TestPki;
 const opened = new Opened();
@@ -105,8 +105,8 @@ describe("agentpool status", () => {
   });
 
   it("reads AGENTPOOL_LISTEN and talks over a unix socket", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "agentpool-status-cmd-"));
-    opened.add(() => rm(dir, { recursive: true, force: true }));
+    const { dir, cleanup } = await makeTempDir("agentpool-status-cmd-");
+    opened.add(cleanup);
     const path = join(dir, "status.sock");
     const { results$ } = await openStatus(opened, { listen: path });
     results$.next(okResult());

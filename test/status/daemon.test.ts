@@ -5,8 +5,9 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { StatusBody } from "../../src/daemon/status/views.js";
 import { startTestAgent, type TestAgent } from "../../src/testing/index.js";
 import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
+import { waitFor } from "../support/wait.js";
 import { createWorkspace, type Workspace } from "../support/workspace.js";
-import { getJson, httpGet, parsePrometheusText, sampleValue, waitFor } from "./helpers.js";
+import { getJson, httpGet, parsePrometheusText, sampleValue } from "./helpers.js";
 
 interface AgentRow {
   addr: string;

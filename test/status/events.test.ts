@@ -2,9 +2,10 @@ import { connect, type Socket } from "node:net";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createInfoProber } from "../../src/daemon/status/prober.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
+import { captureLogger } from "../support/logs.js";
+import { waitFor } from "../support/wait.js";
 import { Opened, openAgent, openPool, openStatus } from "./harness.js";
 import {
-  captureLogger,
   failedResult,
   httpGet,
   LOCATED_ERROR,
@@ -13,7 +14,6 @@ import {
   parsePrometheusText,
   sampleValue,
   target,
-  waitFor,
 } from "./helpers.js";
 
 let pki: TestPki;

@@ -7,7 +7,7 @@ import {
 import { AgentPool } from "../../src/pool/pool.js";
 import type { ReloadResult } from "../../src/reload/result.js";
 import { startTestAgent, type TestAgent, type TestPki } from "../../src/testing/index.js";
-import { captureLogger } from "./helpers.js";
+import { captureLogger } from "../support/logs.js";
 
 export const CONFIG_PATH = "/etc/agentpool/config.yml";
 

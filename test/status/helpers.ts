@@ -1,7 +1,5 @@
 import { type IncomingHttpHeaders, request } from "node:http";
-import { Writable } from "node:stream";
 import { ConfigError } from "../../src/config/errors.js";
-import { createLogger, type Logger } from "../../src/log.js";
 import type { ReloadFailure, ReloadSuccess } from "../../src/reload/result.js";
 
 export interface HttpAnswer {
@@ -42,27 +40,6 @@ export async function getJson<T = unknown>(address: string, path: string): Promi
   return JSON.parse(answer.body) as T;
 }
 
-/** A logger whose NDJSON lines the test can read back. */
-export function captureLogger(): { logger: Logger; lines: () => Array<Record<string, unknown>> } {
-  const text: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      text.push(String(chunk));
-      done();
-    },
-  });
-  const logger = createLogger("debug", stream);
-  return {
-    logger,
-    lines: () =>
-      text
-        .join("")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
-
 export function okResult(fields: Partial<ReloadSuccess> = {}): ReloadSuccess {
   return {
     ok: true,
@@ -101,21 +78,6 @@ export function failedResult(fields: Partial<ReloadFailure> = {}): ReloadFailure
     timings: { waitMs: 0, prepareMs: 2 },
     ...fields,
   };
-}
-
-/** Polls `check` until it returns a truthy value; fails after `timeoutMs` with `what`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  timeoutMs = 5_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 export interface SseEvent {

@@ -6,6 +6,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createMetrics, RELOAD_DURATION_BUCKETS } from "../../src/daemon/status/metrics.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
 import { CLI, startDaemon } from "../support/daemon.js";
+import { waitFor } from "../support/wait.js";
 import { createWorkspace } from "../support/workspace.js";
 import { Opened, openAgent, openStatus } from "./harness.js";
 import {
@@ -15,7 +16,6 @@ import {
   type PromFamily,
   parsePrometheusText,
   sampleValue,
-  waitFor,
 } from "./helpers.js";
 
 const promtool = spawnSync("promtool", ["--version"], { stdio: "ignore" }).status === 0;

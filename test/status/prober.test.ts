@@ -6,8 +6,9 @@ import {
   type InfoProberOptions,
 } from "../../src/daemon/status/prober.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
+import { captureLogger } from "../support/logs.js";
+import { waitFor } from "../support/wait.js";
 import { Opened, openAgent, openPool } from "./harness.js";
-import { captureLogger, waitFor } from "./helpers.js";
 
 let pki: TestPki;
 const opened = new Opened();

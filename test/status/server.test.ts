@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { networkInterfaces, tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { ReplaySubject } from "rxjs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -11,17 +11,11 @@ import { startStatusServer } from "../../src/daemon/status/server.js";
 import type { StatusBody } from "../../src/daemon/status/views.js";
 import type { ReloadResult } from "../../src/reload/result.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
+import { captureLogger } from "../support/logs.js";
+import { makeTempDir } from "../support/temp.js";
+import { waitFor } from "../support/wait.js";
 import { CONFIG_PATH, Opened, openAgent, openPool, openStatus } from "./harness.js";
-import {
-  captureLogger,
-  failedResult,
-  getJson,
-  httpGet,
-  LOCATED_ERROR,
-  okResult,
-  openEvents,
-  waitFor,
-} from "./helpers.js";
+import { failedResult, getJson, httpGet, LOCATED_ERROR, okResult, openEvents } from "./helpers.js";
 
 const hasIpv6Loopback = Object.values(networkInterfaces())
   .flat()
@@ -247,8 +241,9 @@ describe("status endpoint on a unix socket", () => {
   let dir: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "agentpool-status-"));
-    return () => rm(dir, { recursive: true, force: true });
+    const temp = await makeTempDir("agentpool-status-");
+    dir = temp.dir;
+    return temp.cleanup;
   });
 
   it("listens on the path, replaces a stale socket file and removes it on close", async () => {

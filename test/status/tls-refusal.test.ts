@@ -14,8 +14,9 @@ import {
   startNodePeer,
   type TlsWorld,
 } from "../support/tls-peers.js";
+import { waitFor } from "../support/wait.js";
 import { createWorkspace } from "../support/workspace.js";
-import { getJson, waitFor } from "./helpers.js";
+import { getJson } from "./helpers.js";
 
 interface AgentRow {
   addr: string;

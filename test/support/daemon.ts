@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { NdjsonLines } from "./logs.js";
 
 export const CLI = fileURLToPath(new URL("../../dist/daemon/cli.js", import.meta.url));
 
@@ -28,22 +29,12 @@ export function startDaemon(
     ...(cwd ? { cwd } : {}),
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const logs: Array<Record<string, unknown>> = [];
-  let pending = "";
+  const lines = new NdjsonLines();
+  const logs = lines.records;
   let stderr = "";
   const waiters: Array<() => void> = [];
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) {
-      if (line.trim() === "") continue;
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logs.push({ unparsed: line });
-      }
-    }
+    lines.push(chunk);
     for (const wake of waiters.splice(0)) wake();
   });
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {

@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
+import { makeTempDir } from "./temp.js";
 
 export interface AgentLine {
   addr: string;
@@ -23,7 +23,7 @@ export interface Workspace {
 }
 
 export async function createWorkspace(prefix = "agentpool-test-"): Promise<Workspace> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const { dir, cleanup } = await makeTempDir(prefix);
   const pki = await createTestPki();
   const writeTls = async (set: string, material: TestPki) => {
     const folder = join(dir, "tls", set);
@@ -57,21 +57,6 @@ export async function createWorkspace(prefix = "agentpool-test-"): Promise<Works
       }
       return `${lines.join("\n")}\n`;
     },
-    cleanup: () => rm(dir, { recursive: true, force: true }),
+    cleanup,
   };
 }
-
-/** Polls `check` until it returns true or `timeoutMs` passes. A correctness guard, not a timing goal. */
-export async function waitFor(
-  check: () => boolean,
-  timeoutMs = 10_000,
-  what = "condition",
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
