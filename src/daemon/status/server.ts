@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import type { Observable, Subscription } from "rxjs";
 import type { Logger } from "../../log.js";
 import { check, resolveOptions } from "../../options.js";
@@ -8,16 +8,14 @@ import type { ReloadResult } from "../../reload/result.js";
 import { EventStream, sseFrame } from "./events.js";
 import { closeGracefully, isLoopbackAddress, listenOn, parseListen } from "./listen.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { STATUS_PAGE_PATHS, statusPageRoutes } from "./page/route.js";
 import { createInfoProber, type InfoChange, type InfoProber } from "./prober.js";
-import { createReloadReadModel } from "./reloads.js";
-import { send, sendJson, sendText } from "./reply.js";
-import { agentRow } from "./views.js";
+import { createReloadReadModel, type ReloadReadModel } from "./reloads.js";
+import { dispatch, statusRoutes } from "./routes.js";
 
 /*
- * The status endpoint's wiring and routes only: where it listens is in
- * listen.ts, `/events` in events.ts, the JSON shapes in views.ts, what it
- * knows of reloads in reloads.ts, the page in page/.
+ * The status endpoint's wiring only: its routes are in routes.ts, where it
+ * listens in listen.ts, `/events` in events.ts, the JSON shapes in views.ts,
+ * what it knows of reloads in reloads.ts, the page in page/.
  */
 
 /** Options of {@link startStatusServer}, resolved once against frozen defaults. */
@@ -79,13 +77,6 @@ function resolve(options: StatusServerOptions) {
   return { ...resolved, address: parseListen(resolved.listen) };
 }
 
-type Route = (req: IncomingMessage, res: ServerResponse) => void;
-
-const ENDPOINTS = [
-  ...STATUS_PAGE_PATHS,
-  ...(["/healthz", "/readyz", "/agents", "/status", "/metrics", "/events"] as const),
-];
-
 /**
  * Starts the status endpoint: `/healthz`, `/readyz`, `/agents`, `/status`,
  * `/metrics` and `/events` (Server-Sent Events) over plain HTTP, GET and HEAD
@@ -111,48 +102,8 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   });
   const subscriptions = follow(opts.results$, pool, prober, { log, metrics, reloads, events });
 
-  const routes: Record<(typeof ENDPOINTS)[number], Route> = {
-    "/healthz": (_req, res) => sendText(res, 200, "ok"),
-    "/readyz": (_req, res) => {
-      const { status, text } = reloads.readiness();
-      sendText(res, status, text);
-    },
-    "/agents": (_req, res) =>
-      sendJson(
-        res,
-        200,
-        pool.snapshot.agents.map((agent) => agentRow(agent, prober.get(agent.addr))),
-      ),
-    "/status": (_req, res) => sendJson(res, 200, reloads.statusBody(pool.snapshot, configPath)),
-    "/metrics": (_req, res) => {
-      metrics.registry.metrics().then(
-        (text) => send(res, 200, text, metrics.registry.contentType),
-        (err: unknown) => {
-          log.error({ err }, "collecting metrics failed");
-          sendText(res, 500, "collecting metrics failed");
-        },
-      );
-    },
-    "/events": (req, res) => events.open(req, res, pool.snapshot),
-    ...statusPageRoutes,
-  };
-
-  const server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?", 1)[0] as string;
-    const route = (routes as Record<string, Route | undefined>)[path];
-    if (!route) return sendJson(res, 404, { error: `no endpoint ${path}`, endpoints: ENDPOINTS });
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      const error = `method ${req.method} not allowed on ${path}`;
-      return sendJson(res, 405, { error, allow: ["GET", "HEAD"] }, { allow: "GET, HEAD" });
-    }
-    try {
-      route(req, res);
-    } catch (err) {
-      log.error({ err, path }, "status request failed");
-      if (!res.headersSent) sendText(res, 500, "internal error");
-      else res.destroy();
-    }
-  });
+  const routes = statusRoutes({ pool, configPath, log, metrics, prober, reloads, events });
+  const server = createServer(dispatch(routes, log));
 
   const teardown = () => {
     for (const subscription of subscriptions) subscription.unsubscribe();
@@ -193,7 +144,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
 interface Followers {
   log: Logger;
   metrics: Metrics;
-  reloads: ReturnType<typeof createReloadReadModel>;
+  reloads: ReloadReadModel;
   events: EventStream;
 }
 
