@@ -53,21 +53,23 @@ export interface CheckReport {
   probe?: ProbeResult[];
 }
 
-/**
- * `agentpool check`: loads the config exactly as a reload would (same
- * loader, same TLS checks) and reports. Returns the exit status.
- */
-export async function checkCommand(argv: string[], io: CommandIo): Promise<number> {
-  let values: {
-    config?: string;
-    "certs-dir"?: string;
-    json?: boolean;
-    help?: boolean;
-    probe?: boolean;
-    "probe-timeout"?: string;
-    diff?: boolean;
-    against?: string;
-  };
+interface CheckArgs {
+  config?: string;
+  "certs-dir"?: string;
+  json?: boolean;
+  help?: boolean;
+  probe?: boolean;
+  "probe-timeout"?: string;
+  diff?: boolean;
+  against?: string;
+}
+
+/** The command line of `check`, or the exit status when it is `--help` or wrong (then already written). */
+function parseCheckArgs(
+  argv: string[],
+  io: CommandIo,
+): { values: CheckArgs; probeTimeoutMs: number } | number {
+  let values: CheckArgs;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -99,15 +101,18 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
   if (typeof probeTimeoutMs === "string") return wrong(probeTimeoutMs);
   if (values["probe-timeout"] !== undefined && !values.probe)
     return wrong("--probe-timeout goes with --probe");
+  return { values, probeTimeoutMs };
+}
 
-  const configPath = values.config ?? (process.env.AGENTPOOL_CONFIG || DEFAULT_CONFIG);
-  const certsDir = values["certs-dir"];
-  let report: CheckReport;
-  let loaded: PreparedConfig["agents"] = [];
+/** Loads the config like a reload, then probes its agents when asked; a ConfigError becomes a failed report. */
+async function checkConfig(
+  configPath: string,
+  certsDir: string | undefined,
+  probe: { timeoutMs: number } | undefined,
+): Promise<{ report: CheckReport; loaded: PreparedConfig["agents"] }> {
   try {
     const prepared = await prepareConfig(configPath, certsDir ? { certsDir } : {});
-    loaded = prepared.agents;
-    report = {
+    const report: CheckReport = {
       ok: true,
       agents: prepared.agents.map((agent) => ({
         addr: agent.addr,
@@ -118,12 +123,29 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
       warnings: [...prepared.warnings],
       issues: [],
     };
-    if (values.probe)
-      report.probe = await probeAgents(prepared.agents, { timeoutMs: probeTimeoutMs });
+    if (probe) report.probe = await probeAgents(prepared.agents, probe);
+    return { report, loaded: prepared.agents };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    report = { ok: false, agents: [], warnings: [], issues: err.issues.map((i) => ({ ...i })) };
+    const issues = err.issues.map((i) => ({ ...i }));
+    return { report: { ok: false, agents: [], warnings: [], issues }, loaded: [] };
   }
+}
+
+/**
+ * `agentpool check`: loads the config exactly as a reload would (same
+ * loader, same TLS checks) and reports. Returns the exit status.
+ */
+export async function checkCommand(argv: string[], io: CommandIo): Promise<number> {
+  const parsed = parseCheckArgs(argv, io);
+  if (typeof parsed === "number") return parsed;
+  const { values, probeTimeoutMs } = parsed;
+  const configPath = values.config ?? (process.env.AGENTPOOL_CONFIG || DEFAULT_CONFIG);
+  const { report, loaded } = await checkConfig(
+    configPath,
+    values["certs-dir"],
+    values.probe ? { timeoutMs: probeTimeoutMs } : undefined,
+  );
 
   if (values.diff && report.ok) {
     const { runDiff, resolveAgainst } = await import("./check-diff.js");
