@@ -72,6 +72,8 @@ export interface ConfigWatcher {
  * synchronous swap → one snapshot. A rejected file keeps the last good pool.
  */
 export function watchConfig(pool: AgentPool, options: WatchConfigOptions): ConfigWatcher {
+  // Long on purpose: this is the one place that wires the source, the pipeline
+  // (its steps live in pipeline.ts), `ready`, the hooks and close() together.
   const opts = resolveOptions(
     options,
     DEFAULTS,

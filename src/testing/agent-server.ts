@@ -85,6 +85,8 @@ function text(res: ServerResponse, status: number, body: string): void {
 
 /** Starts a GoDoxy-compatible agent: `/godoxy/agent/info`, `/health`, the legacy endpoints and a little Docker API. */
 export async function startTestAgent(options: TestAgentOptions = {}): Promise<TestAgent> {
+  // Long on purpose: the fake agent's routes read best as one table next to the
+  // state (containers, counters) they answer from.
   const pki = options.pki ?? (await createTestPki());
   const name = options.name ?? "test-agent";
   const version = options.version ?? "v0.18.0";

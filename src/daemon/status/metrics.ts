@@ -74,6 +74,8 @@ const LINT_FAILING_PROCESS_METRICS = Object.freeze([
 
 /** Creates the metrics of one daemon, in a fresh {@link Registry}. */
 export function createMetrics(options: MetricsOptions = {}): Metrics {
+  // Long on purpose: every metric family is declared here, one after the other,
+  // so their names, help texts and labels can be read (and linted) together.
   const resolved = resolveOptions(options, DEFAULTS, { processMetrics: check.boolean });
 
   const registry = new Registry();

@@ -109,6 +109,9 @@ function resolve(options: InfoProberOptions) {
  * and the prober never changes pool membership.
  */
 export function createInfoProber(options: InfoProberOptions): InfoProber {
+  // Long on purpose: the jobs, the queue and the retry timers are one state that
+  // the snapshot subscriber, the workers and close() all change; one closure keeps
+  // it out of reach of anything else.
   const { pool, logger, concurrency, timeoutMs, retryInitialMs, retryMaxMs, now } =
     resolve(options);
   // A logger already bound to a module (the status server's) gets a sub-component, not a second `module` key.
