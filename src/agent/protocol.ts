@@ -38,8 +38,22 @@ export interface HealthCheckResult {
   latency: number;
 }
 
-const HOSTNAME =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/**
+ * A hostname the way Go's resolver takes one (`isDomainName` in net/dnsclient.go),
+ * since GoDoxy dials `addr` with Go's net package: labels of letters, digits,
+ * `-` and `_` (Docker service names often have underscores), a `-` never at
+ * either end of a label, labels of 1-63 characters, an optional trailing dot
+ * (fully qualified), at most 253 characters (254 with the dot), and not
+ * all-numeric.
+ */
+function isHostname(host: string): boolean {
+  const name = host.endsWith(".") ? host.slice(0, -1) : host;
+  if (name.length === 0 || name.length > 253) return false;
+  if (!/[A-Za-z_-]/.test(name)) return false;
+  return name
+    .split(".")
+    .every((label) => /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(label));
+}
 
 /**
  * Splits `host:port` (hostname, IPv4 or `[IPv6]`) into its parts, or returns
@@ -52,6 +66,6 @@ export function parseAddr(addr: string): { host: string; port: number } | undefi
   if (port < 1 || port > 65535) return undefined;
   if (m[1] !== undefined) return isIPv6(m[1]) ? { host: m[1], port } : undefined;
   const host = m[2] ?? "";
-  const valid = /^[\d.]+$/.test(host) ? isIPv4(host) : HOSTNAME.test(host);
+  const valid = /^[\d.]+$/.test(host) ? isIPv4(host) : isHostname(host);
   return valid ? { host, port } : undefined;
 }
