@@ -222,8 +222,12 @@ function yamlMessage(error: YAMLError): string {
   // yaml appends the offending source after a colon ("Not a YAML token: …",
   // "Unresolved tag: !<…>", "Unexpected … token in YAML stream: \"…\""); that
   // text may be part of a pasted key, and the position already points at it.
-  const message = firstLine(error.message).split(": ")[0] ?? "";
-  return lowerFirst(message.replace(/\.$/, ""));
+  const [message = "", ...rest] = firstLine(error.message).split(": ");
+  const quoted = rest.join(": ");
+  // A short tag such as `!custom` says which one; fifteen characters cannot hold a key.
+  const tail =
+    error.code === "TAG_RESOLVE_FAILED" && /^\S{1,15}$/.test(quoted) ? `: ${quoted}` : "";
+  return lowerFirst(message.replace(/\.$/, "")) + tail;
 }
 
 /** A duplicate key is named when it reads like a key, never when it could be pasted data. */
