@@ -1,9 +1,13 @@
 #!/usr/bin/env node
+// First: signals are recorded from here on, before the heavy imports load.
+import "./early-signals.js";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../log.js";
 import { LOG_FORMATS, type LogFormat, resolveLogFormat } from "../log-pretty.js";
 import { DEFAULT_CONFIG, DEFAULT_LISTEN } from "./defaults.js";
+import { releaseEarlySignals } from "./early-signals.js";
+import { exitWhenFlushed } from "./exit.js";
 import { EXIT } from "./exit-codes.js";
 
 const USAGE = `Usage: agentpool <command> [options]
@@ -24,6 +28,8 @@ Run options:
       --log-level LEVEL    fatal, error, warn, info, debug, trace or silent (default info)
       --log-format FORMAT  json or pretty (default: pretty on a terminal, json otherwise)
       --module FILE        an ES module whose default export gets { pool, logger, signal }; repeatable
+      --module-timeout MS  how long a module may take to load and start before the daemon
+                           reports it and goes on without waiting (default 10000)
   -h, --help               this text
   -v, --version            the version
 `;
@@ -50,6 +56,7 @@ async function run(argv: string[]): Promise<number> {
       "log-level": { type: "string" },
       "log-format": { type: "string" },
       module: { type: "string", multiple: true },
+      "module-timeout": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -57,6 +64,13 @@ async function run(argv: string[]): Promise<number> {
   const debounceMs = values.debounce === undefined ? undefined : Number(values.debounce);
   if (debounceMs !== undefined && (!Number.isFinite(debounceMs) || debounceMs < 0)) {
     throw new UsageError(`--debounce takes a number of milliseconds, not "${values.debounce}"`);
+  }
+  const moduleTimeout = values["module-timeout"];
+  const moduleTimeoutMs = moduleTimeout === undefined ? undefined : Number(moduleTimeout);
+  if (moduleTimeoutMs !== undefined && (!Number.isFinite(moduleTimeoutMs) || moduleTimeoutMs < 0)) {
+    throw new UsageError(
+      `--module-timeout takes a number of milliseconds, not ${JSON.stringify(String(moduleTimeout).slice(0, 40))}`,
+    );
   }
   const logLevel = values["log-level"] || process.env.AGENTPOOL_LOG_LEVEL || "info";
   if (!LOG_LEVELS.has(logLevel))
@@ -73,6 +87,7 @@ async function run(argv: string[]): Promise<number> {
     ...(debounceMs !== undefined ? { debounceMs } : {}),
     logLevel: logLevel as LogLevel,
     modules: values.module ?? [],
+    ...(moduleTimeoutMs !== undefined ? { moduleTimeoutMs } : {}),
     stderr: process.stderr,
   });
 }
@@ -80,6 +95,7 @@ async function run(argv: string[]): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const io = { stdout: process.stdout, stderr: process.stderr };
+  if (command !== "run") releaseEarlySignals();
   try {
     switch (command) {
       case "run":
@@ -127,6 +143,4 @@ const exitCode = await main(process.argv.slice(2)).catch((err: unknown) => {
   process.stderr.write(`agentpool: internal error: ${err instanceof Error ? err.stack : err}\n`);
   return EXIT.crash;
 });
-// Let pino flush stdout before leaving.
-process.exitCode = exitCode;
-setImmediate(() => process.exit(exitCode)).unref();
+exitWhenFlushed(exitCode);

@@ -5,7 +5,9 @@ import { type LogFormat, prettyDestination } from "../log-pretty.js";
 import { AgentPool } from "../pool/pool.js";
 import type { ReloadResult } from "../reload/result.js";
 import { type ConfigWatcher, watchConfig } from "../reload/watch-config.js";
+import { claimEarlySignals } from "./early-signals.js";
 import { EXIT } from "./exit-codes.js";
+import { watchForeignExit } from "./exit-guard.js";
 import { startModules } from "./modules.js";
 import { createNotifier } from "./notify.js";
 import { type StatusServer, startStatusServer } from "./status/server.js";
@@ -20,6 +22,8 @@ export interface RunOptions {
   /** `pretty`: one human line per event (for a terminal). Default `json` (NDJSON). */
   logFormat?: LogFormat;
   modules: readonly string[];
+  /** How long each `--module` may take to load and start before it is left behind. Default 10 000 ms. */
+  moduleTimeoutMs?: number;
   /** Bound on the whole shutdown (draining agent connections included). Default 10 000 ms. */
   shutdownTimeoutMs?: number;
   /** Where human-readable start-up errors go. */
@@ -56,7 +60,9 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     options.logLevel,
     options.logFormat === "pretty" ? await prettyDestination() : undefined,
   );
+  let ready = false;
   const notifier = createNotifier(logger);
+  const unwatchExit = watchForeignExit(logger, notifier);
   const shutdownController = new AbortController();
   // A subscriber that throws (a --module, typically) is logged, never fatal.
   const previousOnUnhandledError = rxjsConfig.onUnhandledError;
@@ -74,7 +80,14 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     onStopRequest?.();
   };
   const onTerm = (signal: NodeJS.Signals) => requestStop(signal);
+  // A SIGHUP before the first load is applied once it is done.
+  let hupBeforeReady = false;
   const onHup = () => {
+    if (!ready) {
+      hupBeforeReady = true;
+      logger.info("SIGHUP during start-up: reloading once the first load is done");
+      return;
+    }
     logger.info("SIGHUP: reloading");
     watcher?.reload();
   };
@@ -86,6 +99,10 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   const stopRequested = new Promise<void>((resolve) => {
     onStopRequest = resolve;
   });
+  for (const signal of claimEarlySignals()) {
+    if (signal === "SIGHUP") hupBeforeReady = true;
+    else requestStop(signal);
+  }
   logger.info(
     {
       configPath: options.configPath,
@@ -100,7 +117,6 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     onCloseError: (err, addr) =>
       logger.warn({ err, addr }, "closing a retired agent's connections failed"),
   });
-  let ready = false;
   let status: StatusServer | undefined;
 
   const cleanup = async () => {
@@ -112,6 +128,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       new Promise((done) => setTimeout(done, AGENT_DRAIN_MS).unref()),
     ]);
     notifier.close();
+    unwatchExit();
     process.off("SIGHUP", onHup);
     process.off("SIGTERM", onTerm);
     process.off("SIGINT", onTerm);
@@ -143,7 +160,16 @@ export async function runDaemon(options: RunOptions): Promise<number> {
         logger,
       });
     }
-    await startModules(options.modules, { pool, logger, signal: shutdownController.signal });
+    // A module that never finishes starting must not hold back READY=1 nor a SIGTERM.
+    await Promise.race([
+      startModules(options.modules, {
+        pool,
+        logger,
+        signal: shutdownController.signal,
+        ...(options.moduleTimeoutMs !== undefined ? { timeoutMs: options.moduleTimeoutMs } : {}),
+      }),
+      stopRequested,
+    ]);
     await Promise.race([started.ready, stopRequested]);
   } catch (err) {
     const message =
@@ -188,6 +214,10 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     ready = true;
     notifier.ready(statusLine(pool, running.lastResult));
     logger.info({ agents: pool.size, version: pool.snapshot.version }, "ready");
+    if (hupBeforeReady) {
+      logger.info("SIGHUP (received during start-up): reloading");
+      running.reload();
+    }
     options.onReady?.({
       pool,
       watcher: running,
