@@ -43,7 +43,8 @@ interface Case {
   says?: boolean;
 }
 
-const TLS = "      tls: { ca_file: tls/main/ca.pem, cert_file: tls/main/cert.pem, key_file: tls/main/key.pem }";
+const TLS =
+  "      tls: { ca_file: tls/main/ca.pem, cert_file: tls/main/cert.pem, key_file: tls/main/key.pem }";
 const agent = (addr: string, extra = "") =>
   `providers:\n  agents:\n    - addr: "${addr}"\n${extra}${TLS}\n`;
 
