@@ -20,6 +20,7 @@ export const MEASURES: Readonly<Record<string, () => Promise<Module>>> = Object.
   memory: () => import("./memory.js"),
   startup: () => import("./startup.js"),
   idle: () => import("./idle.js"),
+  soak: () => import("./soak.js"),
 });
 
 async function main(argv: string[]): Promise<void> {

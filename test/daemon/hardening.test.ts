@@ -19,19 +19,23 @@ interface Run {
 }
 
 /**
- * Runs the CLI with stdout a pipe that is not read for `holdMs`, so a
- * process that exits before its output drained loses what the pipe could
- * not take.
+ * Runs the CLI with stdout a real pipe (pipe(2), as a shell's `|` makes it;
+ * Node's own child stdio is a socket pair, which behaves differently), read
+ * only after `holdMs`, so a process that exits before its output drained
+ * loses what the pipe could not take. bash gives the CLI's exit status.
  */
 function runPiped(args: string[], holdMs = 300): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const script = `"$@" | (sleep ${holdMs / 1000}; cat); exit \${PIPESTATUS[0]}`;
+    const child = spawn("bash", ["-c", script, "bash", process.execPath, CLI, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const out: Buffer[] = [];
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (c: string) => {
       stderr += c;
     });
-    setTimeout(() => child.stdout.on("data", (c: Buffer) => out.push(c)), holdMs);
+    child.stdout.on("data", (c: Buffer) => out.push(c));
     child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr }));
   });
 }
@@ -133,31 +137,55 @@ describe("check and status output is cut at 64 KiB when stdout is a pipe", () =>
 });
 
 describe("signals in the first ~0.5 s kill the daemon", () => {
-  const DELAYS_MS = [0, 10, 40, 100, 200, 400];
+  /**
+   * Moments of start-up, each as the daemon reaches it: a module named by
+   * Node's own ESM loader trace (NODE_DEBUG=esm) starting to load — run.js
+   * and the heavy libraries it pulls in — or a delay after the CLI's first
+   * line installed its handlers (seen in /proc/<pid>/status).
+   */
+  const MOMENTS: Array<{ label: string; loading?: string; delayMs?: number }> = [
+    { label: "as run.js starts to load", loading: "/dist/daemon/run.js" },
+    { label: "while rxjs loads", loading: "/node_modules/rxjs/" },
+    { label: "while undici loads", loading: "/node_modules/undici/" },
+    { label: "while chokidar loads", loading: "/node_modules/chokidar/" },
+    { label: "right after the first line", delayMs: 0 },
+    { label: "50 ms after the first line", delayMs: 50 },
+    { label: "200 ms after the first line", delayMs: 200 },
+  ];
 
-  async function spawnEarly(): Promise<DaemonProcess> {
+  async function startAndReach(moment: (typeof MOMENTS)[number]): Promise<DaemonProcess> {
     await writeFile(ws.configPath, ws.yaml([{ addr: "127.0.0.1:1", name: "early" }]));
-    const daemon = startDaemon(["run", "-c", ws.configPath, "--listen", "127.0.0.1:0"]);
+    const daemon = startDaemon(
+      ["run", "-c", ws.configPath, "--listen", "127.0.0.1:0"],
+      moment.loading ? { NODE_DEBUG: "esm" } : {},
+    );
     running.push(daemon);
     const pid = daemon.child.pid as number;
-    // From the moment the CLI's first line has run: nothing before it can be handled.
-    await waitFor(() => catches(pid, SIGTERM) && catches(pid, SIGHUP), 10_000, "signal handlers");
+    if (moment.loading) {
+      const loading = moment.loading;
+      await waitFor(
+        () => daemon.stderr().includes(loading) || daemon.child.exitCode !== null,
+        10_000,
+        `${loading} to load`,
+      );
+    } else {
+      await waitFor(() => catches(pid, SIGTERM) && catches(pid, SIGHUP), 10_000, "handlers");
+      await sleep(moment.delayMs ?? 0);
+    }
     return daemon;
   }
 
-  for (const delay of DELAYS_MS) {
-    it(`SIGTERM ${delay} ms after the first line: a clean stop, exit 0`, async () => {
-      const daemon = await spawnEarly();
-      await sleep(delay);
+  for (const moment of MOMENTS) {
+    it(`SIGTERM ${moment.label}: a clean stop, exit 0`, async () => {
+      const daemon = await startAndReach(moment);
       daemon.child.kill("SIGTERM");
       expect(await daemon.exited).toBe(0);
     }, 30_000);
   }
 
-  for (const delay of DELAYS_MS) {
-    it(`SIGHUP ${delay} ms after the first line: remembered, applied after the first load`, async () => {
-      const daemon = await spawnEarly();
-      await sleep(delay);
+  for (const moment of MOMENTS) {
+    it(`SIGHUP ${moment.label}: remembered, applied after the first load`, async () => {
+      const daemon = await startAndReach(moment);
       daemon.child.kill("SIGHUP");
       await daemon.waitForLog((l) => l.msg === "ready", 15_000);
       const ready = daemon.logs.findIndex((l) => l.msg === "ready");
