@@ -8,6 +8,7 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { StatusBody } from "../../src/daemon/status/server.js";
+import { startTestAgent } from "../../src/testing/index.js";
 import { getJson, httpGet } from "../status/helpers.js";
 import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
 import { createWorkspace, sleep, type Workspace, waitFor } from "../support/workspace.js";
@@ -389,3 +390,37 @@ describe("a config replaced by a socket gives ENXIO", () => {
     expect(result.stdout + result.stderr).not.toContain("ENXIO");
   });
 });
+
+describe("metric label values come only from validated names and addrs", () => {
+  it("a version an agent reports is cut and made printable before it becomes a label", async () => {
+    const agent = await startTestAgent({ pki: ws.pki, version: `v1\u0007${"x".repeat(5000)}` });
+    try {
+      await writeFile(ws.configPath, ws.yaml([{ addr: agent.addr, name: "labelled" }]));
+      const daemon = startDaemon(["run", "-c", ws.configPath, "--listen", "127.0.0.1:0"]);
+      running.push(daemon);
+      const address = String(
+        (await daemon.waitForLog((l) => l.msg === "status endpoint listening", 15_000)).address,
+      );
+      const line = await poll(async () => {
+        const body = (await httpGet(address, "/metrics")).body;
+        return body.split("\n").find((l) => l.startsWith("agentpool_agent_info{"));
+      });
+      const version = /version="([^"]*)"/.exec(line)?.[1] ?? "";
+      expect(version.startsWith("v1\uFFFDxxx")).toBe(true);
+      expect(version.length).toBeLessThanOrEqual(65);
+      expect(line).toContain('name="labelled"');
+    } finally {
+      await agent.close();
+    }
+  }, 30_000);
+});
+
+async function poll<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("timed out");
+    await sleep(50);
+  }
+}

@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { AgentInfo } from "../../agent/protocol.js";
 import type { PoolSnapshot } from "../../pool/snapshot.js";
 import type { ReloadResult } from "../../reload/result.js";
+import { reportedLabel } from "./label.js";
 
 /** What the info prober knows about one agent, as far as metrics care. */
 export interface AgentInfoState {
@@ -178,7 +179,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         const labels = {
           addr,
           name: state.name,
-          version: state.info.version,
+          version: reportedLabel(state.info.version),
           runtime: state.info.runtime,
         };
         agentInfo.set(labels, 1);
