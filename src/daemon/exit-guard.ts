@@ -1,6 +1,13 @@
 import type { Logger } from "../log.js";
 import type { Notifier } from "./notify.js";
 
+let expected = false;
+
+/** The CLI is about to exit on purpose (the daemon's own exit, even one forced by a shutdown bound). */
+export function expectExit(): void {
+  expected = true;
+}
+
 /**
  * Until the returned function is called, an exit the daemon did not ask for
  * (a `--module` calling `process.exit()`) is logged and announced to systemd
@@ -11,6 +18,7 @@ import type { Notifier } from "./notify.js";
  */
 export function watchForeignExit(logger: Logger, notifier: Notifier): () => void {
   const onExit = (code: number) => {
+    if (expected) return;
     logger.fatal(
       { code },
       "process.exit() was called while the daemon was running (by a --module?); stopping",

@@ -1,3 +1,5 @@
+import { expectExit } from "./exit-guard.js";
+
 /**
  * Exits with `code` once everything written to stdout and stderr has left
  * the process. `process.exit()` right away would drop what is still queued
@@ -12,7 +14,10 @@ export function exitWhenFlushed(code: number): void {
   let pending = 2;
   const done = () => {
     pending -= 1;
-    if (pending === 0) process.exit(code);
+    if (pending === 0) {
+      expectExit();
+      process.exit(code);
+    }
   };
   for (const stream of [process.stdout, process.stderr]) {
     // A callback on an empty write runs after every earlier write has been handed on.
