@@ -22,11 +22,13 @@ import { formatBytes } from "./lib/stats.js";
 /** Heap growth counted as noise once the first 50 reloads have warmed V8 up. */
 const HEAP_NOISE_BYTES = 4 * 1024 * 1024;
 /**
- * Quiet time before the last sample. A probe of a retired agent stuck in the
- * TLS handshake holds that agent (and, through its abort reason's stack, the
+ * Quiet time before the baseline and the last sample, so both are taken in
+ * the same state: the prober equally far through the agents of a fresh
+ * reload, and no probe of a retired agent still stuck in the TLS handshake.
+ * Such a probe holds that agent (and, through its abort reason's stack, the
  * reload that retired it) until the connect timeout (10 s) ends it: undici
  * notices an abort only once connected (https://github.com/nodejs/undici/issues/386).
- * That is memory in flight, bounded by time, not a leak; 15 s lets it end.
+ * That is memory in flight, bounded by time, not a leak.
  */
 const SETTLE_MS = 15_000;
 
@@ -153,8 +155,13 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
         });
         wake = undefined;
       }
-      if (i === plan.baseline || (i > plan.baseline && i % plan.every === 0 && i < plan.reloads))
+      if (i === plan.baseline) {
         samples.push(await sample(i));
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+        samples.push({ ...(await sample(i)), settled: true });
+      } else if (i > plan.baseline && i % plan.every === 0 && i < plan.reloads) {
+        samples.push(await sample(i));
+      }
     }
     samples.push({ ...(await sample(plan.reloads)), settled: false });
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
@@ -169,11 +176,12 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
   }
   if (failed > 0) throw new Error(`${failed} reloads were rejected`);
 
-  const first = samples[0] as Sample;
+  const first = samples.find((s) => s.settled) as Sample;
   const end = samples.find((s) => s.settled === false) as Sample;
   const last = samples[samples.length - 1] as Sample;
+  const unsettled = samples[0] as Sample;
   const growth = last.heapUsed - first.heapUsed;
-  const endGrowth = end.heapUsed - first.heapUsed;
+  const endGrowth = end.heapUsed - unsettled.heapUsed;
   const rssGrowth = last.rss - first.rss;
   const label = (s: Sample) =>
     s.settled ? `${fmtInt(s.reloads)} + ${SETTLE_MS / 1000} s quiet` : fmtInt(s.reloads);
@@ -182,18 +190,18 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
   const figures: Figure[] = [
     {
       id: "soak.heapUsed",
-      label: `heap used ${SETTLE_MS / 1000} s after ${where}, vs after reload ${plan.baseline}`,
+      label: `heap used ${SETTLE_MS / 1000} s after ${where}, vs ${SETTLE_MS / 1000} s after reload ${plan.baseline}`,
       value: growth,
       unit: "bytes",
       display: `${growth >= 0 ? "+" : ""}${formatBytes(growth)} (${formatBytes(first.heapUsed)} → ${formatBytes(last.heapUsed)})`,
-      detail: `right after the last reload: ${endGrowth >= 0 ? "+" : ""}${formatBytes(endGrowth)} (probes in flight); heap after reload ${trajectory.join(", ")}`,
+      detail: `right after reload ${fmtInt(plan.reloads)} vs right after reload ${plan.baseline}: ${endGrowth >= 0 ? "+" : ""}${formatBytes(endGrowth)}; heap after reload ${trajectory.join(", ")}`,
       target: `growth ≤ ${formatBytes(HEAP_NOISE_BYTES)} (noise)`,
       pass: growth <= HEAP_NOISE_BYTES,
       data: { samples },
     },
     {
       id: "soak.rss",
-      label: `RSS ${SETTLE_MS / 1000} s after ${where}, vs after reload ${plan.baseline}`,
+      label: `RSS ${SETTLE_MS / 1000} s after ${where}, vs ${SETTLE_MS / 1000} s after reload ${plan.baseline}`,
       value: rssGrowth,
       unit: "bytes",
       display: `${rssGrowth >= 0 ? "+" : ""}${formatBytes(rssGrowth)} (${formatBytes(first.rss)} → ${formatBytes(last.rss)})`,
@@ -213,10 +221,11 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
       "each a rename over config.yml of one of two versions that name every agent differently, so " +
       "every reload retires and rebuilds all agents and the prober starts over. Heap used and RSS " +
       `after global.gc() twice, after reload ${plan.baseline} (V8 warmed up) and every ` +
-      `${plan.every} after, right after the last, and after ${SETTLE_MS / 1000} s without reloads: ` +
-      "a probe of a retired agent stuck in the TLS handshake holds that agent until the 10 s " +
-      "connect timeout ends it (undici notices an abort only once connected), so the growth " +
-      "right after the last reload is memory in flight; the target is on the settled heap. " +
+      `${plan.every} after; the figure compares the heap ${SETTLE_MS / 1000} s after reload ` +
+      `${plan.baseline} with ${SETTLE_MS / 1000} s after the last, both taken in the same state: ` +
+      "the prober as far through a fresh set of agents, and no probe of a retired agent still " +
+      "stuck in a TLS handshake (it holds that agent until the 10 s connect timeout, since undici " +
+      "notices an abort only once connected). " +
       "RSS is shown without a target: the allocator keeps freed pages.",
     figures,
     notes: [],
