@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // First: signals are recorded from here on, before the heavy imports load.
-import "./early-signals.js";
+import "./record-signals.js";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../log.js";
