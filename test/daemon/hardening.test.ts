@@ -202,6 +202,22 @@ describe("signals in the first ~0.5 s kill the daemon", () => {
   }
 });
 
+describe("early signal handling stays the CLI's", () => {
+  it("importing the daemon's code installs no signal handler", async () => {
+    const run = new URL("../../dist/daemon/run.js", import.meta.url).href;
+    const script = `await import(${JSON.stringify(run)}); console.log(["SIGHUP", "SIGTERM", "SIGINT"].map((s) => process.listenerCount(s)).join(","));`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      out += c;
+    });
+    await new Promise((r) => child.on("close", r));
+    expect(out.trim()).toBe("0,0,0");
+  });
+});
+
 describe("a --module whose import never settles", () => {
   it("is reported and left behind; READY=1 is sent; SIGTERM stops the daemon", async () => {
     const module = join(ws.dir, "stuck.mjs");
