@@ -35,6 +35,13 @@ export {
   type PreparedConfig,
   prepareConfig,
 } from "./config/load.js";
+export {
+  type DockerSocketInfo,
+  type DockerSockets,
+  type DockerSocketsOptions,
+  serveDockerSockets,
+  socketFileName,
+} from "./consumers/docker-sockets/index.js";
 export { AgentPool, type AgentPoolOptions, type BatchOptions } from "./pool/pool.js";
 export type { PoolSnapshot, SnapshotCause } from "./pool/snapshot.js";
 export type { ReloadFailure, ReloadResult, ReloadSuccess, ReloadTimings } from "./reload/result.js";

@@ -30,6 +30,8 @@ Run options:
       --module FILE        an ES module whose default export gets { pool, logger, signal }; repeatable
       --module-timeout MS  how long a module may take to load and start before the daemon
                            reports it and goes on without waiting (default 10000)
+      --docker-sockets DIR serve each agent's Docker API as DIR/<name>.sock (each is root on that host)
+      --docker-socket-group NAME  sockets 0660 for this group (default 0600, the daemon's user only)
   -h, --help               this text
   -v, --version            the version
 `;
@@ -57,6 +59,8 @@ async function run(argv: string[]): Promise<number> {
       "log-format": { type: "string" },
       module: { type: "string", multiple: true },
       "module-timeout": { type: "string" },
+      "docker-sockets": { type: "string" },
+      "docker-socket-group": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -78,6 +82,8 @@ async function run(argv: string[]): Promise<number> {
   const logFormat = values["log-format"] as LogFormat | undefined;
   if (logFormat !== undefined && !LOG_FORMATS.includes(logFormat))
     throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(", ")}`);
+  if (values["docker-socket-group"] && !values["docker-sockets"])
+    throw new UsageError("--docker-socket-group needs --docker-sockets DIR");
   const { runDaemon } = await import("./run.js");
   return runDaemon({
     logFormat: resolveLogFormat(logFormat),
@@ -88,6 +94,8 @@ async function run(argv: string[]): Promise<number> {
     logLevel: logLevel as LogLevel,
     modules: values.module ?? [],
     ...(moduleTimeoutMs !== undefined ? { moduleTimeoutMs } : {}),
+    ...(values["docker-sockets"] ? { dockerSockets: values["docker-sockets"] } : {}),
+    ...(values["docker-socket-group"] ? { dockerSocketGroup: values["docker-socket-group"] } : {}),
     stderr: process.stderr,
   });
 }

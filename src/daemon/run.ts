@@ -1,5 +1,6 @@
 import { config as rxjsConfig } from "rxjs";
 import { ConfigError } from "../config/errors.js";
+import { type DockerSockets, serveDockerSockets } from "../consumers/docker-sockets/index.js";
 import { createLogger, type Logger, type LogLevel } from "../log.js";
 import { type LogFormat, prettyDestination } from "../log-pretty.js";
 import { AgentPool } from "../pool/pool.js";
@@ -24,6 +25,10 @@ export interface RunOptions {
   modules: readonly string[];
   /** How long each `--module` may take to load and start before it is left behind. Default 10 000 ms. */
   moduleTimeoutMs?: number;
+  /** `--docker-sockets DIR`: serve each agent as `DIR/<name>.sock`. */
+  dockerSockets?: string;
+  /** `--docker-socket-group NAME`: sockets 0660 (folder 0750) for that group. */
+  dockerSocketGroup?: string;
   /** Bound on the whole shutdown (draining agent connections included). Default 10 000 ms. */
   shutdownTimeoutMs?: number;
   /** Where human-readable start-up errors go. */
@@ -118,11 +123,13 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       logger.warn({ err, addr }, "closing a retired agent's connections failed"),
   });
   let status: StatusServer | undefined;
+  let dockerSockets: DockerSockets | undefined;
 
   const cleanup = async () => {
     shutdownController.abort();
     await watcher?.close();
     await status?.close();
+    await dockerSockets?.close();
     await Promise.race([
       Promise.allSettled(pool.list().map((agent) => agent.close())),
       new Promise((done) => setTimeout(done, AGENT_DRAIN_MS).unref()),
@@ -151,6 +158,12 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       },
     });
     watcher = started;
+    if (options.dockerSockets) {
+      dockerSockets = await serveDockerSockets(pool, options.dockerSockets, {
+        logger,
+        ...(options.dockerSocketGroup ? { group: options.dockerSocketGroup } : {}),
+      });
+    }
     if (options.listen !== "off") {
       status = await startStatusServer({
         listen: options.listen,
@@ -158,6 +171,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
         results$: started.results$,
         configPath: options.configPath,
         logger,
+        ...(dockerSockets ? { dockerSockets } : {}),
       });
     }
     // A module that never finishes starting must not hold back READY=1 nor a SIGTERM.

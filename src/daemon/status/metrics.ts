@@ -31,6 +31,8 @@ export interface AgentInfoState {
  * | `agentpool_agent_info{addr,name,version,runtime}` | gauge | 1 per agent whose `/info` is known |
  * | `agentpool_agent_info_probe_success{addr,name}` | gauge | 1 when the latest `/info` probe succeeded, 0 when it failed |
  * | `agentpool_events_clients` | gauge | connected `/events` clients |
+ * | `agentpool_docker_socket_requests_total{addr,name}` | counter | requests on the agent's docker socket (`--docker-sockets`) |
+ * | `agentpool_docker_socket_open_streams{addr,name}` | gauge | answers streaming and upgraded streams open on it |
  *
  * Process metrics use prom-client's standard, unprefixed names (`process_*`,
  * `nodejs_*`), so stock Node.js dashboards work unchanged; only the three

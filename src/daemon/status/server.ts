@@ -3,6 +3,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo, connect, isIPv4, isIPv6 } from "node:net";
 import type { Observable, Subscription } from "rxjs";
 import { tlsIdentityOf } from "../../agent/agent.js";
+import {
+  type DockerSocketsSource,
+  type DockerSocketsStatus,
+  dockerSocketFields,
+  dockerSocketsStatus,
+  registerDockerSocketMetrics,
+} from "../../consumers/docker-sockets/status.js";
 import type { Logger } from "../../log.js";
 import type { AgentPool } from "../../pool/pool.js";
 import type { PoolSnapshot } from "../../pool/snapshot.js";
@@ -31,6 +38,8 @@ export interface StatusServerOptions {
    * feeds it from `results$`, the pool and the prober: do not feed it elsewhere too.
    */
   metrics?: Metrics;
+  /** Docker sockets to show in `/status`, `/agents` and the metrics (`--docker-sockets`). */
+  dockerSockets?: DockerSocketsSource;
   /** Interval of `/events` comment heartbeats. Default 15 000 ms. */
   heartbeatMs?: number;
   /** An `/events` client with more than this many bytes waiting to be sent is dropped. Default 1 MiB. */
@@ -217,6 +226,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       ? opts.logger
       : opts.logger.child({ module: "status" });
   const metrics = opts.metrics ?? createMetrics();
+  if (opts.dockerSockets) registerDockerSocketMetrics(metrics.registry, opts.dockerSockets);
   const ownProber = opts.prober === undefined;
   const prober = opts.prober ?? createInfoProber({ pool, logger: opts.logger });
 
@@ -336,6 +346,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
           ...(entry?.errorCode !== undefined ? { infoErrorCode: entry.errorCode } : {}),
           ...(entry ? { infoAt: entry.at, infoSince: entry.since } : {}),
           tls: tlsIdentityOf(agent),
+          ...dockerSocketFields(opts.dockerSockets, agent.addr),
         };
       });
       sendJson(res, 200, agents);
@@ -350,6 +361,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
         lastReload: lastResult ? describeResult(lastResult) : null,
         ...(lastSuccess ? { lastSuccess } : {}),
         recentReloads: history.list(),
+          ...dockerSocketFields(opts.dockerSockets, agent.addr),
       };
       sendJson(res, 200, body);
     },
@@ -502,6 +514,7 @@ export interface StatusBody {
   lastSuccess?: { at: string; version: number };
   /** The last reload attempts (at most 20), newest first. */
   recentReloads: readonly ReloadRecord[];
+          ...dockerSocketFields(opts.dockerSockets, agent.addr),
 }
 
 function describeResult(result: ReloadResult): ReloadSummary {
