@@ -34,12 +34,34 @@ export interface DockerCallOptions {
   /** Kill it with SIGINT once its stdout contains this. */
   interruptWhen?: RegExp;
   timeoutMs?: number;
+  /** Called with everything the CLI printed so far, at each chunk. */
+  onStdout?: (stdout: string) => void;
+  /** Run the CLI on a pseudo-terminal (`script`), as `-t` needs. */
+  tty?: boolean;
+}
+
+/** Whether `script` (util-linux) is there to give the CLI a terminal. */
+export const scriptTool = (() => {
+  try {
+    execFileSync("script", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+function shellQuote(arg: string): string {
+  return `'${arg.replace(/'/g, "'\\''")}'`;
 }
 
 /** Runs the real docker CLI against a unix socket. */
 export function docker(args: string[], options: DockerCallOptions): Promise<DockerRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn("docker", ["-H", `unix://${options.socket}`, ...args], {
+    const argv = ["-H", `unix://${options.socket}`, ...args];
+    const [file, fileArgs] = options.tty
+      ? ["script", ["-qefc", ["docker", ...argv].map(shellQuote).join(" "), "/dev/null"]]
+      : ["docker", argv];
+    const child = spawn(file as string, fileArgs as string[], {
       env: {
         PATH: process.env.PATH,
         HOME: options.configDir,
@@ -53,6 +75,7 @@ export function docker(args: string[], options: DockerCallOptions): Promise<Dock
     const interrupt = () => child.kill("SIGINT");
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk;
+      options.onStdout?.(stdout);
       if (options.interruptWhen?.test(stdout)) interrupt();
     });
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {

@@ -1,5 +1,6 @@
-import { lstat, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { lstat, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -13,12 +14,13 @@ import { createLogger } from "../../src/log.js";
 import {
   createTestPki,
   type DockerApiStub,
+  issueCertificate,
   startDockerApiStub,
   startTestAgent,
   type TestAgent,
   type TestPki,
 } from "../../src/testing/index.js";
-import { docker, dockerCli, dockerConfigDir, until } from "./helpers.js";
+import { docker, dockerCli, dockerConfigDir, scriptTool, until } from "./helpers.js";
 
 if (!dockerCli) console.log("SKIP docker-sockets stub suite: the docker CLI is not on PATH");
 
@@ -51,17 +53,25 @@ interface Setup {
   sockets: DockerSockets;
 }
 
-async function setup(name = "edge-1"): Promise<Setup> {
+async function setup(
+  name = "edge-1",
+  options: { closeTimeoutMs?: number; group?: number } = {},
+): Promise<Setup> {
   const work = await tempDir();
   const stub = await startDockerApiStub(join(work, "docker.sock"));
   open.push(stub);
   const agent = await startTestAgent({ pki, dockerSocket: stub.socketPath });
   open.push(agent);
-  const pool = new AgentPool();
+  const pool = new AgentPool(
+    options.closeTimeoutMs ? { agent: { closeTimeoutMs: options.closeTimeoutMs } } : {},
+  );
   open.push({ close: async () => void (await Promise.all(pool.list().map((a) => a.close()))) });
   pool.add(agent.config(name));
   const dir = join(work, "sockets");
-  const sockets = await serveDockerSockets(pool, dir, { logger: createLogger("silent") });
+  const sockets = await serveDockerSockets(pool, dir, {
+    logger: createLogger("silent"),
+    ...(options.group !== undefined ? { group: options.group } : {}),
+  });
   open.push(sockets);
   return {
     pool,
@@ -105,7 +115,7 @@ describe("socket file names", () => {
 describe.skipIf(!dockerCli)(
   "the docker CLI through a socket (Docker API stub behind the agent)",
   () => {
-    it("runs version, ps and inspect", async () => {
+    it("runs version, ps and inspect, and passes the daemon's errors on", async () => {
       const s = await setup();
       const version = await docker(["version", "--format", "{{.Server.Version}}"], s);
       expect(version.stderr).toBe("");
@@ -114,9 +124,10 @@ describe.skipIf(!dockerCli)(
       expect(ps.stdout.trim()).toBe("web busybox:stub");
       const inspect = await docker(["inspect", "--format", "{{.State.Status}}", "web"], s);
       expect(inspect.stdout.trim()).toBe("running");
-      const missing = await docker(["inspect", "nope"], s);
+      const missing = await docker(["container", "inspect", "nope"], s);
       expect(missing.code).not.toBe(0);
-      expect(missing.stderr).toContain("No such container: nope");
+      expect(missing.stderr).toContain("Error response from daemon: No such container: nope");
+      expect(s.sockets.list()[0]?.requests).toBeGreaterThanOrEqual(6);
     });
 
     it("ten docker ps in a row open one TLS connection to the agent (HEAD /_ping keeps it)", async () => {
@@ -145,6 +156,7 @@ describe.skipIf(!dockerCli)(
       });
       expect(events.stdout).toMatch(/^n0\nn1\nn2\n/);
       await until(() => s.stub.openStreams === 0);
+      expect(s.stub.abandonedStreams).toBe(1);
     });
 
     it("runs docker exec over an HTTP upgrade, with and without -t", async () => {
@@ -153,6 +165,67 @@ describe.skipIf(!dockerCli)(
       expect(plain.stderr).toBe("");
       expect(plain.stdout).toBe("ran echo hi\n");
       expect(plain.code).toBe(0);
+      if (!scriptTool) {
+        console.log("SKIP docker exec -t: `script` is not on PATH to give the CLI a terminal");
+        return;
+      }
+      const tty = await docker(["exec", "-t", "web", "echo", "hi"], { ...s, tty: true });
+      // A terminal stream is raw, not multiplexed: no frame headers in front of the text.
+    expect(tty.stdout.replace(/\r/g, "")).toBe("ran echo hi\n");
+      expect(tty.code).toBe(0);
+    });
+
+    it("a renamed agent's socket is renamed and its open stream goes on", async () => {
+      const s = await setup("old-name");
+      let renamed = false;
+      let printed = "";
+      const logs = docker(["logs", "-f", "web"], {
+        ...s,
+        onStdout: (out) => {
+          printed = out;
+        },
+        interruptWhen: /line 12\n/,
+      });
+      await until(() => printed.includes("line 1\n"));
+      const config = s.agent.config("new-name");
+      s.pool.batch(() => {
+        s.pool.remove(config);
+        s.pool.add(config);
+      });
+      await s.sockets.settled();
+      renamed = true;
+      const done = await logs;
+      expect(renamed).toBe(true);
+      expect(done.stdout).toContain("line 12\n");
+      await expect(lstat(s.socket)).rejects.toThrow(/ENOENT/);
+      const ps = await docker(["ps", "-q"], { ...s, socket: join(s.dir, "new-name.sock") });
+      expect(ps.stdout.trim()).toMatch(/^c0ffee00c0ff/);
+    });
+
+    it("a TLS rotation keeps the socket; new requests use the new connection; old streams end within the close bound", async () => {
+      const s = await setup("edge-1", { closeTimeoutMs: 300 });
+      const before = await stat(s.socket);
+      let printed = "";
+      const logs = docker(["logs", "-f", "web"], {
+        ...s,
+        onStdout: (out) => {
+          printed = out;
+        },
+      });
+      await until(() => printed.includes("line 1\n"));
+      const client = await issueCertificate(pki.ca, { commonName: "rotated", usage: "client" });
+      s.pool.batch(() => {
+        s.pool.remove(s.agent.config("edge-1"));
+        s.pool.add({ ...s.agent.config("edge-1"), tls: { ...pki.clientTls, ...client } });
+      });
+      await s.sockets.settled();
+      expect((await stat(s.socket)).ino).toBe(before.ino);
+      const ps = await docker(["ps", "-q"], s);
+      expect(ps.code).toBe(0);
+      expect(s.agent.handshakes).toBe(2);
+      const ended = await logs;
+      expect(ended.stdout).toContain("line 1\n");
+      expect(ended.code).not.toBe(0);
     });
 
     it("an error answer on an upgrade path reaches the client as that answer", async () => {
@@ -163,20 +236,165 @@ describe.skipIf(!dockerCli)(
       );
       expect(res).toMatch(/^HTTP\/1.1 404 /);
       expect(res).toContain("No such exec instance: nope");
+      const cli = await docker(["exec", "web", "sh"], s);
+      expect(cli.code).toBe(0);
     });
   },
 );
 
+describe("the socket set follows the pool", () => {
+  it("creates sockets 0600 in a 0700 folder, adds and removes them with their agents", async () => {
+    const s = await setup("edge-1");
+    expect((await stat(s.dir)).mode & 0o777).toBe(0o700);
+    expect((await lstat(s.socket)).isSocket()).toBe(true);
+    expect((await stat(s.socket)).mode & 0o777).toBe(0o600);
+    const second = await startTestAgent({ pki, dockerSocket: s.stub.socketPath });
+    open.push(second);
+    s.pool.add(second.config("web/2"));
+    await s.sockets.settled();
+    const path2 = join(s.dir, "web~2F2.sock");
+    expect(await get(path2, "/_ping")).toEqual({ status: 200, body: "OK", apiVersion: "1.43" });
+    expect(s.sockets.list().map((x) => [x.name, x.path])).toEqual([
+      ["edge-1", s.socket],
+      ["web/2", path2],
+    ]);
+    s.pool.remove(second.config());
+    await s.sockets.settled();
+    await expect(lstat(path2)).rejects.toThrow(/ENOENT/);
+    expect(s.sockets.list().map((x) => x.name)).toEqual(["edge-1"]);
+    await s.sockets.close();
+    await expect(lstat(s.socket)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("two agents that swap names swap sockets", async () => {
+    const s = await setup("a");
+    const second = await startTestAgent({ pki, dockerSocket: s.stub.socketPath });
+    open.push(second);
+    s.pool.add(second.config("b"));
+    await s.sockets.settled();
+    s.pool.batch(() => {
+      s.pool.removeAll();
+      s.pool.add(s.agent.config("b"));
+      s.pool.add(second.config("a"));
+    });
+    await s.sockets.settled();
+    const before = second.requests;
+    await get(join(s.dir, "a.sock"), "/_ping");
+    expect(second.requests).toBe(before + 1);
+    expect(s.sockets.list().every((x) => x.error === undefined)).toBe(true);
+  });
+
+  it("with a group, sockets are 0660 and the folder 0750, owned by that group", async () => {
+    const s = await setup("edge-1", { group: 4242 });
+    const dir = await stat(s.dir);
+    expect([dir.mode & 0o777, dir.gid]).toEqual([0o750, 4242]);
+    const sock = await stat(s.socket);
+    expect([sock.mode & 0o777, sock.gid]).toEqual([0o660, 4242]);
+  });
+
+  it("refuses an unknown group and a world-writable folder", async () => {
+    const pool = new AgentPool();
+    const dir = await tempDir();
+    await expect(
+      serveDockerSockets(pool, join(dir, "s"), { group: "no-such-group-agentpool" }),
+    ).rejects.toThrow('docker socket group "no-such-group-agentpool" does not exist.');
+    await mkdir(join(dir, "open"), { mode: 0o777 });
+    const { chmod } = await import("node:fs/promises");
+    await chmod(join(dir, "open"), 0o777);
+    await expect(serveDockerSockets(pool, join(dir, "open"))).rejects.toThrow(
+      /is writable by everyone \(mode 777\); refusing to use it/,
+    );
+  });
+
+  it("replaces a stale socket left by a killed daemon and refuses a path that is not a socket", async () => {
+    const work = await tempDir();
+    const dir = join(work, "sockets");
+    await mkdir(dir, { mode: 0o700 });
+    // A socket file nobody listens on: bound, renamed away from its bound name, closed.
+    const stale = createServer();
+    await new Promise<void>((r) => stale.listen(join(work, "bound.sock"), r));
+    await rename(join(work, "bound.sock"), join(dir, "stale.sock"));
+    await new Promise<void>((r) => stale.close(() => r()));
+    expect((await lstat(join(dir, "stale.sock"))).isSocket()).toBe(true);
+    await writeFile(join(dir, "plain.sock"), "mine\n");
+
+    const agent = await startTestAgent({ pki });
+    open.push(agent);
+    const pool = new AgentPool();
+    open.push({ close: async () => void (await Promise.all(pool.list().map((a) => a.close()))) });
+    pool.add(agent.config("stale"));
+    pool.add({ ...(await startAgent()).config("plain") });
+    const sockets = await serveDockerSockets(pool, dir, { logger: createLogger("silent") });
+    open.push(sockets);
+    expect(await get(join(dir, "stale.sock"), "/version")).toMatchObject({ status: 200 });
+    const [, plain] = sockets.list();
+    expect(plain?.path).toBeUndefined();
+    expect(plain?.error).toBe(
+      `${join(dir, "plain.sock")} exists and is not a socket; refusing to replace it.`,
+    );
+    expect(await readFile(join(dir, "plain.sock"), "utf8")).toBe("mine\n");
+
+    // Once the path is free, the next snapshot serves it.
+    await rm(join(dir, "plain.sock"));
+    pool.add((await startAgent()).config("third"));
+    await sockets.settled();
+    expect(sockets.list().map((x) => x.error)).toEqual([undefined, undefined, undefined]);
+    expect((await lstat(join(dir, "plain.sock"))).isSocket()).toBe(true);
+  });
+
+  it("refuses a path another process listens on", async () => {
+    const work = await tempDir();
+    const dir = join(work, "sockets");
+    await mkdir(dir, { mode: 0o700 });
+    const other = createServer((c) => c.end());
+    await new Promise<void>((r) => other.listen(join(dir, "busy.sock"), r));
+    open.push({ close: () => new Promise<void>((r) => other.close(() => r())) });
+    const pool = new AgentPool();
+    open.push({ close: async () => void (await Promise.all(pool.list().map((a) => a.close()))) });
+    pool.add((await startAgent()).config("busy"));
+    const sockets = await serveDockerSockets(pool, dir, { logger: createLogger("silent") });
+    open.push(sockets);
+    expect(sockets.list()[0]?.error).toMatch(/another process is listening on .*busy\.sock/);
+  });
+});
+
+async function startAgent(): Promise<TestAgent> {
+  const agent = await startTestAgent({ pki });
+  open.push(agent);
+  return agent;
+}
+
+function get(
+  socketPath: string,
+  path: string,
+): Promise<{ status: number; body: string; apiVersion: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ socketPath, path, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (c: string) => {
+        body += c;
+      });
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body,
+          apiVersion: res.headers["api-version"] as string | undefined,
+        }),
+      );
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 function rawRequest(path: string, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    import("node:net").then(({ connect }) => {
-      const socket = connect(path, () => socket.write(text));
-      let answer = "";
-      socket.setEncoding("utf8").on("data", (chunk: string) => {
-        answer += chunk;
-      });
-      socket.on("end", () => resolve(answer));
-      socket.on("error", reject);
+    const socket = connect(path, () => socket.write(text));
+    let answer = "";
+    socket.setEncoding("utf8").on("data", (chunk: string) => {
+      answer += chunk;
     });
+    socket.on("end", () => resolve(answer));
+    socket.on("error", reject);
   });
 }
