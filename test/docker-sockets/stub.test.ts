@@ -171,7 +171,7 @@ describe.skipIf(!dockerCli)(
       }
       const tty = await docker(["exec", "-t", "web", "echo", "hi"], { ...s, tty: true });
       // A terminal stream is raw, not multiplexed: no frame headers in front of the text.
-    expect(tty.stdout.replace(/\r/g, "")).toBe("ran echo hi\n");
+      expect(tty.stdout.replace(/\r/g, "")).toBe("ran echo hi\n");
       expect(tty.code).toBe(0);
     });
 
