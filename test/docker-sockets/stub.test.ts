@@ -37,6 +37,11 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
+async function tracked(dir: Promise<string>): Promise<string> {
+  dirs.push(await dir);
+  return dir;
+}
+
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "agentpool-dsock-"));
   dirs.push(dir);
@@ -79,7 +84,7 @@ async function setup(
     agent,
     dir,
     socket: join(dir, `${name}.sock`),
-    configDir: await dockerConfigDir(),
+    configDir: await tracked(dockerConfigDir()),
     sockets,
   };
 }
