@@ -10,7 +10,7 @@ import {
   serveDockerSockets,
   socketFileName,
 } from "../../src/index.js";
-import { createLogger } from "../../src/log.js";
+import { createLogger, type Logger } from "../../src/log.js";
 import {
   createTestPki,
   type DockerApiStub,
@@ -20,6 +20,7 @@ import {
   type TestAgent,
   type TestPki,
 } from "../../src/testing/index.js";
+import { captureLogger } from "../status/helpers.js";
 import { docker, dockerCli, dockerConfigDir, scriptTool, until } from "./helpers.js";
 
 if (!dockerCli) console.log("SKIP docker-sockets stub suite: the docker CLI is not on PATH");
@@ -60,7 +61,7 @@ interface Setup {
 
 async function setup(
   name = "edge-1",
-  options: { closeTimeoutMs?: number; group?: number } = {},
+  options: { closeTimeoutMs?: number; group?: number; logger?: Logger } = {},
 ): Promise<Setup> {
   const work = await tempDir();
   const stub = await startDockerApiStub(join(work, "docker.sock"));
@@ -74,7 +75,7 @@ async function setup(
   pool.add(agent.config(name));
   const dir = join(work, "sockets");
   const sockets = await serveDockerSockets(pool, dir, {
-    logger: createLogger("silent"),
+    logger: options.logger ?? createLogger("silent"),
     ...(options.group !== undefined ? { group: options.group } : {}),
   });
   open.push(sockets);
@@ -247,6 +248,39 @@ describe.skipIf(!dockerCli)(
   },
 );
 
+describe("requests through a socket", () => {
+  it("are logged by method and path only, never with their bodies or headers", async () => {
+    const capture = captureLogger();
+    const s = await setup("edge-1", { logger: capture.logger });
+    const answer = await post(
+      s.socket,
+      "/v1.43/containers/create?name=x",
+      '{"Env":["TOKEN=s3cr3t-body"]}',
+      {
+        "x-registry-auth": "s3cr3t-header",
+      },
+    );
+    expect(answer.status).toBe(404);
+    const lines = capture.lines();
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        msg: "docker request",
+        method: "POST",
+        path: "/v1.43/containers/create?name=x",
+      }),
+    );
+    expect(JSON.stringify(lines)).not.toContain("s3cr3t");
+  });
+
+  it("an unreachable agent answers the client with a Docker error naming the agent", async () => {
+    const s = await setup("edge-1");
+    await s.agent.close();
+    const ps = await docker(["ps"], s);
+    expect(ps.code).not.toBe(0);
+    expect(ps.stderr).toContain(`agentpool: agent "edge-1" (${s.agent.addr}):`);
+  });
+});
+
 describe("the socket set follows the pool", () => {
   it("creates sockets 0600 in a 0700 folder, adds and removes them with their agents", async () => {
     const s = await setup("edge-1");
@@ -389,6 +423,34 @@ function get(
     });
     req.on("error", reject);
     req.end();
+  });
+}
+
+function post(
+  socketPath: string,
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        socketPath,
+        path,
+        method: "POST",
+        agent: false,
+        headers: { "content-type": "application/json", ...headers },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8").on("data", (c: string) => {
+          text += c;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
   });
 }
 
