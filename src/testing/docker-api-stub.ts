@@ -81,9 +81,10 @@ export async function startDockerApiStub(socketPath: string): Promise<DockerApiS
     const path = url.pathname.replace(/^\/v\d+\.\d+/, "");
     const method = req.method ?? "GET";
     if (path === "/_ping") {
+      // A HEAD answer without a length, as Go's server sends when the handler writes nothing.
       res.writeHead(200, {
         "content-type": "text/plain; charset=utf-8",
-        "content-length": 2,
+        ...(method === "HEAD" ? {} : { "content-length": 2 }),
         "api-version": "1.43",
         "cache-control": "no-cache, no-store, must-revalidate",
       });

@@ -36,6 +36,8 @@ export interface DockerCallOptions {
   timeoutMs?: number;
   /** Called with everything the CLI printed so far, at each chunk. */
   onStdout?: (stdout: string) => void;
+  /** Leave `-H` out (DOCKER_HOST or a context says where). */
+  noHost?: boolean;
   /** Run the CLI on a pseudo-terminal (`script`), as `-t` needs. */
   tty?: boolean;
 }
@@ -57,7 +59,7 @@ function shellQuote(arg: string): string {
 /** Runs the real docker CLI against a unix socket. */
 export function docker(args: string[], options: DockerCallOptions): Promise<DockerRun> {
   return new Promise((resolve, reject) => {
-    const argv = ["-H", `unix://${options.socket}`, ...args];
+    const argv = options.noHost ? args : ["-H", `unix://${options.socket}`, ...args];
     const [file, fileArgs] = options.tty
       ? ["script", ["-qefc", ["docker", ...argv].map(shellQuote).join(" "), "/dev/null"]]
       : ["docker", argv];

@@ -21,6 +21,7 @@ import {
   type TestPki,
 } from "../../src/testing/index.js";
 import { captureLogger } from "../status/helpers.js";
+import { startGoAgent } from "./go-agent.js";
 import { docker, dockerCli, dockerConfigDir, scriptTool, until } from "./helpers.js";
 
 if (!dockerCli) console.log("SKIP docker-sockets stub suite: the docker CLI is not on PATH");
@@ -248,6 +249,89 @@ describe.skipIf(!dockerCli)(
   },
 );
 
+describe.skipIf(!dockerCli)("the README's ways to point the docker CLI at a socket", () => {
+  it("docker -H, DOCKER_HOST and docker context create", async () => {
+    const s = await setup("edge-1");
+    const viaH = await docker(["ps", "--format", "{{.Names}}"], s);
+    expect(viaH.stdout).toBe("web\n");
+    const viaEnv = await dockerWithout(["ps", "--format", "{{.Names}}"], s, {
+      DOCKER_HOST: `unix://${s.socket}`,
+    });
+    expect(viaEnv.stdout).toBe("web\n");
+    const created = await dockerWithout(
+      ["context", "create", "edge-1", "--docker", `host=unix://${s.socket}`],
+      s,
+    );
+    expect(created.code).toBe(0);
+    const viaContext = await dockerWithout(
+      ["--context", "edge-1", "ps", "--format", "{{.Names}}"],
+      s,
+    );
+    expect(viaContext.stdout).toBe("web\n");
+  });
+});
+
+describe("serveDockerSockets in a Node.js service", () => {
+  it("README example: await using closes the sockets at the end of the scope", async () => {
+    const work = await tempDir();
+    const server = await startAgent();
+    const pool = new AgentPool();
+    open.push({ close: async () => void (await Promise.all(pool.list().map((a) => a.close()))) });
+    pool.add(server.config("edge-1"));
+    const dir = join(work, "docker");
+    let listed: unknown;
+    {
+      // --- README example begins
+      await using sockets = await serveDockerSockets(pool, dir, { group: process.getgid?.() ?? 0 });
+      listed = sockets.list(); // [{ addr, name, path, requests, openStreams }]
+      // --- README example ends
+      expect((await lstat(join(dir, "edge-1.sock"))).isSocket()).toBe(true);
+    }
+    expect(listed).toEqual([
+      {
+        addr: server.addr,
+        name: "edge-1",
+        path: join(dir, "edge-1.sock"),
+        requests: 0,
+        openStreams: 0,
+      },
+    ]);
+    await expect(lstat(join(dir, "edge-1.sock"))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe.skipIf(!dockerCli)("through a Go agent (crypto/tls, httputil.ReverseProxy)", () => {
+  // Go's server sends no length for a HEAD whose handler wrote nothing, and undici then
+  // closes the connection even with `reset: false`.
+  it("regression: HEAD /_ping without a length cost a TLS connection per docker command", async (ctx) => {
+    const work = await tempDir();
+    const stub = await startDockerApiStub(join(work, "docker.sock"));
+    open.push(stub);
+    const go = await startGoAgent(pki, stub.socketPath);
+    if ("skip" in go) {
+      console.log(`SKIP the Go agent: ${go.skip}`);
+      ctx.skip();
+      return;
+    }
+    open.push(go);
+    const pool = new AgentPool();
+    open.push({ close: async () => void (await Promise.all(pool.list().map((a) => a.close()))) });
+    pool.add(go.config("go-1"));
+    const sockets = await serveDockerSockets(pool, join(work, "s"), {
+      logger: createLogger("silent"),
+    });
+    open.push(sockets);
+    const call = {
+      socket: join(work, "s", "go-1.sock"),
+      configDir: await tracked(dockerConfigDir()),
+    };
+    for (let i = 0; i < 10; i++) expect((await docker(["ps", "-q"], call)).code).toBe(0);
+    expect(go.connections).toBe(1);
+    const exec = await docker(["exec", "web", "echo", "hi"], call);
+    expect([exec.stdout, exec.code]).toEqual(["ran echo hi\n", 0]);
+  }, 120_000);
+});
+
 describe("requests through a socket", () => {
   it("are logged by method and path only, never with their bodies or headers", async () => {
     const capture = captureLogger();
@@ -424,6 +508,11 @@ function get(
     req.on("error", reject);
     req.end();
   });
+}
+
+/** The CLI without `-H`: it finds the socket through the environment or a context. */
+function dockerWithout(args: string[], s: Setup, env: NodeJS.ProcessEnv = {}) {
+  return docker(args, { ...s, socket: "", env, noHost: true });
 }
 
 function post(

@@ -31,6 +31,9 @@ const HOP_BY_HOP = new Set([
   "host",
 ]);
 
+/** `/_ping`, with or without an API version prefix. */
+const PING_PATH = /^(?:\/v\d+(?:\.\d+)*)?\/_ping(?:\?|$)/;
+
 /** An upgrade refused upstream is a small error answer; more than this is cut. */
 const MAX_REFUSAL_BYTES = 1024 * 1024;
 
@@ -99,6 +102,7 @@ function forward(target: ProxyTarget, req: IncomingMessage, res: ServerResponse)
     finish();
   });
 
+  const pingHead = req.method === "HEAD" && PING_PATH.test(req.url ?? "");
   const length = req.headers["content-length"];
   const hasBody =
     req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
@@ -115,6 +119,7 @@ function forward(target: ProxyTarget, req: IncomingMessage, res: ServerResponse)
       res.flushHeaders();
     },
     onResponseData(ctl, chunk) {
+      if (req.method === "HEAD") return;
       if (!res.write(chunk)) {
         ctl.pause();
         res.once("drain", () => ctl.resume());
@@ -136,12 +141,15 @@ function forward(target: ProxyTarget, req: IncomingMessage, res: ServerResponse)
   agent.httpClient().dispatch(
     {
       path: req.url ?? "/",
-      method: (req.method ?? "GET") as Dispatcher.HttpMethod,
+      method: (pingHead ? "GET" : (req.method ?? "GET")) as Dispatcher.HttpMethod,
       headers: endToEnd(headerPairs(req.rawHeaders)),
       body: hasBody ? req : null,
-      // undici closes the connection after every HEAD (https://github.com/nodejs/undici/issues/258),
-      // and the docker CLI starts every command with `HEAD /_ping`: without this, each
-      // command would cost a new TLS handshake.
+      // undici closes the connection after every HEAD (https://github.com/nodejs/undici/issues/258);
+      // `reset: false` keeps it (nodejs/undici#1858), but only when the answer has a length
+      // or says `Connection: keep-alive`, which Go's server does not for a HEAD whose handler
+      // wrote nothing. The docker CLI starts every command with `HEAD /_ping`, so that one
+      // goes upstream as a GET (two bytes, `OK`, with the same headers) and its body is
+      // dropped here: one TLS connection serves command after command.
       ...(req.method === "HEAD" ? { reset: false } : {}),
       // Streams (`events`, `logs -f`) can be quiet for hours; the client decides when to stop.
       headersTimeout: 0,
