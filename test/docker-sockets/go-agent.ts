@@ -14,6 +14,8 @@ export interface GoAgent {
   readonly addr: string;
   /** TCP connections the agent accepted so far. */
   readonly connections: number;
+  /** Common name of the client certificate of each completed handshake, in order. */
+  readonly clients: readonly string[];
   config(name: string): AgentConfig;
   close(): Promise<void>;
 }
@@ -43,6 +45,7 @@ export async function startGoAgent(
     stdio: ["ignore", "pipe", "pipe"],
   });
   let connections = 0;
+  const clients: string[] = [];
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (c: string) => {
     stderr += c;
@@ -57,6 +60,7 @@ export async function startGoAgent(
         const m = /^listening (\d+)$/.exec(line);
         if (m) resolve(Number(m[1]));
         else if (line === "connection") connections++;
+        else if (line.startsWith("handshake ")) clients.push(line.slice("handshake ".length));
       }
     });
     child.once("exit", (code) => reject(new Error(`the Go agent exited (${code}): ${stderr}`)));
@@ -67,6 +71,7 @@ export async function startGoAgent(
     get connections() {
       return connections;
     },
+    clients,
     config: (name) => ({ addr, name, tls: pki.clientTls }),
     close: async () => {
       if (child.exitCode === null && child.pid !== undefined) {

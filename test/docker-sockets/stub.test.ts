@@ -325,10 +325,21 @@ describe.skipIf(!dockerCli)("through a Go agent (crypto/tls, httputil.ReversePro
       socket: join(work, "s", "go-1.sock"),
       configDir: await tracked(dockerConfigDir()),
     };
-    for (let i = 0; i < 10; i++) expect((await docker(["ps", "-q"], call)).code).toBe(0);
+    for (let i = 0; i < 10; i++) {
+      expect((await docker(["ps", "-q"], call)).code).toBe(0);
+    }
     expect(go.connections).toBe(1);
     const exec = await docker(["exec", "web", "echo", "hi"], call);
     expect([exec.stdout, exec.code]).toEqual(["ran echo hi\n", 0]);
+    const client = await issueCertificate(pki.ca, { commonName: "rotated", usage: "client" });
+    pool.batch(() => {
+      pool.removeAll();
+      pool.add({ ...go.config("go-1"), tls: { ...pki.clientTls, ...client } });
+    });
+    await sockets.settled();
+    // New requests go over a connection made with the new certificate.
+    expect((await docker(["ps", "-q"], call)).code).toBe(0);
+    await until(() => go.clients.includes("rotated"));
   }, 120_000);
 });
 

@@ -115,6 +115,10 @@ function forward(target: ProxyTarget, req: IncomingMessage, res: ServerResponse)
       if (statusCode < 200) return;
       const headers = endToEnd(headerPairs(ctl.rawHeaders as Buffer[] | null));
       res.writeHead(statusCode, statusMessage ?? "", headers);
+      // A HEAD answer is complete with its headers: the client may send its next request
+      // at once, so they wait until the agent's answer (a GET's body, for /_ping) has
+      // ended and its connection is free again.
+      if (req.method === "HEAD") return;
       // Long polls (`containers/{id}/wait`) and quiet streams send headers long before a body.
       res.flushHeaders();
     },

@@ -1,6 +1,7 @@
 // A GoDoxy-shaped agent for tests: mutual TLS, the Docker Engine API passed to
 // a unix socket by Go's httputil.ReverseProxy (as GoDoxy's agent does). Every
-// connection accepted prints a line "connection" on stdout.
+// connection accepted prints a line "connection" on stdout, every completed
+// handshake "handshake <client certificate's common name>".
 //
 //	go-agent <ca.pem> <server-cert.pem> <server-key.pem> <docker.sock>
 //
@@ -52,6 +53,12 @@ func main() {
 			ClientCAs:    pool,
 			ClientAuth:   tls.RequireAndVerifyClientCert,
 			MinVersion:   tls.VersionTLS12,
+			VerifyConnection: func(state tls.ConnectionState) error {
+				if len(state.PeerCertificates) > 0 {
+					fmt.Println("handshake", state.PeerCertificates[0].Subject.CommonName)
+				}
+				return nil
+			},
 		},
 		ConnState: func(_ net.Conn, state http.ConnState) {
 			if state == http.StateNew {
