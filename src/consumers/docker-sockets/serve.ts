@@ -27,7 +27,7 @@ export interface DockerSocketsOptions {
    * the folder 0700, reachable by the daemon's user (and root) only.
    */
   group?: string | number;
-  /** Default: the root logger at `info`. */
+  /** Default: a silent logger (errors still show in `list()`). */
   logger?: Logger;
   /** How long a removed agent's open streams may go on before they are cut. Default 30 000 ms. */
   drainMs?: number;
@@ -99,7 +99,7 @@ export async function serveDockerSockets(
   if (!(opts.drainMs >= 0 && Number.isFinite(opts.drainMs)))
     throw new TypeError("drainMs must be a number of milliseconds.");
   const root = resolve(dir);
-  const log = (opts.logger ?? createLogger("info")).child({ module: "docker-sockets" });
+  const log = (opts.logger ?? createLogger("silent")).child({ module: "docker-sockets" });
   const gid = opts.group === undefined ? undefined : await resolveGroup(opts.group);
   const modes: Modes = modesFor(gid);
   await prepareDir(root, modes);
