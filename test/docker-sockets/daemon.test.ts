@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { lstat, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { EXIT } from "../../src/daemon/exit-codes.js";
 import type { StatusBody } from "../../src/daemon/status/server.js";
 import { startDockerApiStub, startTestAgent } from "../../src/testing/index.js";
 import { getJson, httpGet, parsePrometheusText, sampleValue, waitFor } from "../status/helpers.js";
@@ -106,7 +107,7 @@ describe("agentpool run --docker-sockets", () => {
       [CLI, "run", "-c", ws.configPath, "--listen", "off", "--docker-sockets", notADir],
       { encoding: "utf8" },
     );
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(EXIT.crash);
     expect(run.stderr).toContain(
       `agentpool: cannot start: docker sockets folder ${notADir} is not a directory.`,
     );
