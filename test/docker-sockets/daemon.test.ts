@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { lstat, stat, writeFile } from "node:fs/promises";
+import { lstat, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EXIT } from "../../src/daemon/exit-codes.js";
@@ -50,10 +50,9 @@ describe("agentpool run --docker-sockets", () => {
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
 
     if (dockerCli) {
-      const ps = await docker(["ps", "--format", "{{.Names}}"], {
-        socket,
-        configDir: await dockerConfigDir(),
-      });
+      const configDir = await dockerConfigDir();
+      closers.push(() => rm(configDir, { recursive: true, force: true }));
+      const ps = await docker(["ps", "--format", "{{.Names}}"], { socket, configDir });
       expect(ps.stdout.trim()).toBe("web");
     } else {
       console.log("SKIP docker ps through the daemon: the docker CLI is not on PATH");
