@@ -62,7 +62,7 @@ interface Setup {
 
 async function setup(
   name = "edge-1",
-  options: { closeTimeoutMs?: number; group?: number; logger?: Logger } = {},
+  options: { closeTimeoutMs?: number; group?: number; logger?: Logger; drainMs?: number } = {},
 ): Promise<Setup> {
   const work = await tempDir();
   const stub = await startDockerApiStub(join(work, "docker.sock"));
@@ -78,6 +78,7 @@ async function setup(
   const sockets = await serveDockerSockets(pool, dir, {
     logger: options.logger ?? createLogger("silent"),
     ...(options.group !== undefined ? { group: options.group } : {}),
+    ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
   });
   open.push(sockets);
   return {
@@ -399,6 +400,28 @@ describe("the socket set follows the pool", () => {
     await s.sockets.close();
     await expect(lstat(s.socket)).rejects.toThrow(/ENOENT/);
   });
+
+  it.skipIf(!dockerCli)(
+    "a removed agent's socket goes at once; its open stream is cut after drainMs",
+    async () => {
+      const s = await setup("edge-1", { drainMs: 300 });
+      let printed = "";
+      const logs = docker(["logs", "-f", "web"], {
+        ...s,
+        onStdout: (out) => {
+          printed = out;
+        },
+      });
+      await until(() => printed.includes("line 1\n"));
+      s.pool.remove(s.agent.config());
+      await s.sockets.settled();
+      await expect(lstat(s.socket)).rejects.toThrow(/ENOENT/);
+      expect(s.sockets.list()).toEqual([]);
+      const ended = await logs;
+      expect(ended.stdout).toContain("line 1\n");
+      await until(() => s.stub.openStreams === 0);
+    },
+  );
 
   it("two agents that swap names swap sockets", async () => {
     const s = await setup("a");
