@@ -361,7 +361,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
         lastReload: lastResult ? describeResult(lastResult) : null,
         ...(lastSuccess ? { lastSuccess } : {}),
         recentReloads: history.list(),
-          ...dockerSocketFields(opts.dockerSockets, agent.addr),
+        ...(opts.dockerSockets ? { dockerSockets: dockerSocketsStatus(opts.dockerSockets) } : {}),
       };
       sendJson(res, 200, body);
     },
@@ -514,7 +514,8 @@ export interface StatusBody {
   lastSuccess?: { at: string; version: number };
   /** The last reload attempts (at most 20), newest first. */
   recentReloads: readonly ReloadRecord[];
-          ...dockerSocketFields(opts.dockerSockets, agent.addr),
+  /** With `--docker-sockets`: each agent's socket path and counts. */
+  dockerSockets?: DockerSocketsStatus;
 }
 
 function describeResult(result: ReloadResult): ReloadSummary {
