@@ -115,7 +115,7 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
       unit: "connections",
       display: fmtInt(directHandshakes),
       detail:
-        "undici closes the connection after every HEAD (nodejs/undici#258); the socket passes reset: false",
+        "undici closes the connection after every HEAD (nodejs/undici#258); the socket sends HEAD /_ping upstream as a GET",
       target: null,
       pass: null,
     });
