@@ -25,6 +25,8 @@ Run options:
                            (env AGENTPOOL_LISTEN; default 127.0.0.1:9410)
       --certs-dir DIR      where <addr>.zip bundles live (default: ../certs from the config's folder)
       --debounce MS        quiet time after a file event before reloading (default 10)
+      --resync MS          re-check the watched files this often, reloading with a
+                           warning if an event was missed (default 30000; 0 = off)
       --log-level LEVEL    fatal, error, warn, info, debug, trace or silent (default info)
       --log-format FORMAT  json or pretty (default: pretty on a terminal, json otherwise)
       --module FILE        an ES module whose default export gets { pool, logger, signal }; repeatable
@@ -55,6 +57,7 @@ async function run(argv: string[]): Promise<number> {
       listen: { type: "string" },
       "certs-dir": { type: "string" },
       debounce: { type: "string" },
+      resync: { type: "string" },
       "log-level": { type: "string" },
       "log-format": { type: "string" },
       module: { type: "string", multiple: true },
@@ -76,6 +79,12 @@ async function run(argv: string[]): Promise<number> {
       `--module-timeout takes a number of milliseconds, not ${JSON.stringify(String(moduleTimeout).slice(0, 40))}`,
     );
   }
+  const resyncMs = values.resync === undefined ? undefined : Number(values.resync);
+  if (resyncMs !== undefined && (!Number.isFinite(resyncMs) || resyncMs < 0)) {
+    throw new UsageError(
+      `--resync takes a number of milliseconds (0 = off), not ${JSON.stringify(String(values.resync).slice(0, 40))}`,
+    );
+  }
   const logLevel = values["log-level"] || process.env.AGENTPOOL_LOG_LEVEL || "info";
   if (!LOG_LEVELS.has(logLevel))
     throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}`);
@@ -91,6 +100,7 @@ async function run(argv: string[]): Promise<number> {
     listen: values.listen || process.env.AGENTPOOL_LISTEN || DEFAULT_LISTEN,
     ...(values["certs-dir"] ? { certsDir: values["certs-dir"] } : {}),
     ...(debounceMs !== undefined ? { debounceMs } : {}),
+    ...(resyncMs !== undefined ? { resyncMs } : {}),
     logLevel: logLevel as LogLevel,
     modules: values.module ?? [],
     ...(moduleTimeoutMs !== undefined ? { moduleTimeoutMs } : {}),

@@ -19,6 +19,8 @@ export interface RunOptions {
   listen: string;
   certsDir?: string;
   debounceMs?: number;
+  /** Period of the resync safety net; 0 turns it off. Default 30 000 ms. */
+  resyncMs?: number;
   logLevel: LogLevel;
   /** `pretty`: one human line per event (for a terminal). Default `json` (NDJSON). */
   logFormat?: LogFormat;
@@ -94,7 +96,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       return;
     }
     logger.info("SIGHUP: reloading");
-    watcher?.reload();
+    watcher?.reload("signal");
   };
   process.on("SIGHUP", onHup);
   process.on("SIGTERM", onTerm);
@@ -149,6 +151,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       configPath: options.configPath,
       ...(options.certsDir ? { certsDir: options.certsDir } : {}),
       ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
+      ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
       logger,
       onAttemptStart: () => {
         if (ready) notifier.reloading();
@@ -169,6 +172,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
         listen: options.listen,
         pool,
         results$: started.results$,
+        watchProblem: () => started.watchProblem,
         configPath: options.configPath,
         logger,
         ...(dockerSockets ? { dockerSockets } : {}),
@@ -230,7 +234,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     logger.info({ agents: pool.size, version: pool.snapshot.version }, "ready");
     if (hupBeforeReady) {
       logger.info("SIGHUP (received during start-up): reloading");
-      running.reload();
+      running.reload("signal");
     }
     options.onReady?.({
       pool,

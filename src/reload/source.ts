@@ -25,9 +25,18 @@ export interface WatchProblem {
 /** One folder watch: the handle and the identity of the folder it was opened on. */
 interface FolderWatch {
   readonly handle: FSWatcher;
-  readonly dev: number;
-  readonly ino: number;
+  readonly identity: string;
+  /**
+   * An event about the folder itself came (deleted, moved, chmod): the
+   * handle may be dead even if a folder of the same identity is back. ext4
+   * gives a folder made right after `rm -rf` the inode number just freed.
+   */
+  stale: boolean;
 }
+
+/** Device, inode and birth time: what tells a recreated folder from the one watched. */
+const folderIdentity = (stats: { dev: number; ino: number; birthtimeMs: number }) =>
+  `${stats.dev}:${stats.ino}:${stats.birthtimeMs}`;
 
 /**
  * Watches the files a config depends on — config.yml and its TLS files — in a
@@ -118,16 +127,16 @@ export class FileSource {
     let opened = false;
     let problem: WatchProblem | undefined;
     for (const dir of dirs) {
-      const identity = await stat(dir).catch(() => undefined);
+      const stats = await stat(dir).catch(() => undefined);
       if (this.#closed) return;
+      const identity = stats && folderIdentity(stats);
       const current = this.#watches.get(dir);
-      if (current && identity && current.dev === identity.dev && current.ino === identity.ino)
-        continue;
+      if (current && !current.stale && current.identity === identity) continue;
       // Renamed away, deleted or replaced since the handle was opened: the
       // handle follows the old folder (or nothing), not the path.
       if (current) this.#unwatch(dir, current);
       if (!identity) continue;
-      const outcome = this.#open(dir, identity.dev, identity.ino);
+      const outcome = this.#open(dir, identity);
       if (outcome === true) opened = true;
       else problem ??= outcome;
     }
@@ -137,7 +146,7 @@ export class FileSource {
   }
 
   /** Opens the watch on `dir`; `true`, or what went wrong. */
-  #open(dir: string, dev: number, ino: number): true | WatchProblem {
+  #open(dir: string, identity: string): true | WatchProblem {
     let handle: FSWatcher;
     try {
       handle = watch(dir, { persistent: true }, (_event, name) => this.#onEvent(dir, name));
@@ -153,7 +162,7 @@ export class FileSource {
       if (current?.handle === handle) this.#unwatch(dir, current);
       this.#emit(dir);
     });
-    this.#watches.set(dir, { handle, dev, ino });
+    this.#watches.set(dir, { handle, identity, stale: false });
     return true;
   }
 
@@ -171,10 +180,14 @@ export class FileSource {
     }
     const entry = typeof name === "string" ? name : name.toString();
     const path = join(dir, entry);
-    // An event about the watched folder itself (moved, deleted, chmod): the
-    // next update checks whether the handle still watches that path.
-    if (this.#relevant.has(path)) this.#emit(path);
-    else if (entry === basename(dir)) this.#emit(dir);
+    // An event about the watched folder itself (moved, deleted, chmod) names
+    // the folder: the next update opens a fresh handle.
+    const self = entry === basename(dir);
+    if (self) {
+      const watch = this.#watches.get(dir);
+      if (watch) watch.stale = true;
+    }
+    if (self || this.#relevant.has(path)) this.#emit(path);
   }
 
   #emit(path: string): void {

@@ -16,13 +16,15 @@ import type { AgentPool } from "../pool/pool.js";
 import {
   type Candidate,
   coalesce,
+  isForced,
   prepareCandidate,
   skipUnchanged,
   swapInto,
   type Trigger,
 } from "./pipeline.js";
 import type { ReloadResult } from "./result.js";
-import { FileSource } from "./source.js";
+import { chainIdentities, DEFAULT_RESYNC_MS, firstDifference } from "./resync.js";
+import { FileSource, type WatchProblem } from "./source.js";
 
 export interface WatchConfigOptions {
   /** The config file. Messages name it as given here. */
@@ -33,6 +35,13 @@ export interface WatchConfigOptions {
   debounceMs?: number;
   /** Default: a silent logger. */
   logger?: Logger;
+  /**
+   * Period of the resync: how often the identity (device, inode, size, mtime,
+   * link target) of every file and link on the watched chains is compared
+   * with what the last attempt read. A difference means a file event was
+   * missed: it is logged as a warning and reloaded. Default 30 000 ms; 0 turns it off.
+   */
+  resyncMs?: number;
   /**
    * Called when an attempt turns out to be a reload (for systemd's
    * RELOADING=1): a forced one as its preparation starts, one caused by file
@@ -57,8 +66,13 @@ export interface ConfigWatcher {
   readonly results$: Observable<ReloadResult>;
   /** The latest result, if any. */
   readonly lastResult: ReloadResult | undefined;
-  /** Forces an attempt even if no byte changed (SIGHUP). */
-  reload(): void;
+  /**
+   * Forces an attempt even if no byte changed. `cause` is what the result
+   * and the log line say: `forced` (the default), or `signal` for SIGHUP.
+   */
+  reload(cause?: "forced" | "signal"): void;
+  /** Why the file watcher cannot promise to see every change right now, if it cannot. */
+  readonly watchProblem: WatchProblem | undefined;
   /** Stops watching; the pool keeps its agents. */
   close(): Promise<void>;
 }
@@ -75,6 +89,9 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
   if (typeof options.configPath !== "string" || options.configPath === "")
     throw new TypeError("configPath is required");
   const logger = (options.logger ?? createLogger("silent")).child({ module: "reload" });
+  const resyncMs = options.resyncMs ?? DEFAULT_RESYNC_MS;
+  if (!Number.isFinite(resyncMs) || resyncMs < 0)
+    throw new RangeError("resyncMs must be a number of milliseconds, 0 (off) or more");
   const configPath = options.configPath;
   const absolutePath = resolve(configPath);
 
@@ -113,8 +130,28 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
     }
   };
 
-  const prepare = (signal: AbortSignal, trigger: Trigger) => {
-    if (trigger.kind === "forced") hook("onAttemptStart", options.onAttemptStart);
+  // What the resync compares against: the identities of the files the last
+  // attempt read, taken BEFORE it read them (a change during the read must
+  // show as a difference, not be recorded as seen).
+  const resync = {
+    files: [absolutePath] as string[],
+    attempt: 0,
+    inFlight: false,
+    startedAt: 0,
+    lastEventAt: 0,
+    beforeRead: undefined as Promise<Map<string, string>> | undefined,
+    read: undefined as Map<string, string> | undefined,
+  };
+
+  const prepare = async (signal: AbortSignal, trigger: Trigger) => {
+    if (isForced(trigger.kind)) hook("onAttemptStart", options.onAttemptStart);
+    resync.attempt++;
+    resync.inFlight = true;
+    resync.startedAt = performance.now();
+    if (resyncMs > 0) {
+      resync.beforeRead = chainIdentities(resync.files);
+      await resync.beforeRead.catch(() => {});
+    }
     return prepareConfig(configPath, {
       ...(options.certsDir ? { certsDir: options.certsDir } : {}),
       signal,
@@ -125,15 +162,68 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
   // at, a missing file or folder that may appear later.
   const watchInputsOf = (candidate: Candidate) => {
     const inputs = candidate.ok ? [...candidate.config.inputs.keys()] : candidate.error.inputs;
+    resync.files = [absolutePath, ...inputs];
+    resync.inFlight = false;
     files
-      .watchFiles([absolutePath, ...inputs])
+      .watchFiles(resync.files)
       .catch((err: unknown) => logger.warn({ err }, "could not watch the config's files"));
+    if (resyncMs > 0) recordRead(resync.attempt, resync.files, resync.beforeRead);
   };
+
+  // Paths the attempt found new (a TLS file it just started to use) are
+  // taken now; the ones it shared with the previous attempt, from before the read.
+  const recordRead = (
+    attempt: number,
+    paths: readonly string[],
+    beforeRead: Promise<Map<string, string>> | undefined,
+  ) => {
+    Promise.all([chainIdentities(paths), beforeRead ?? new Map<string, string>()])
+      .then(([after, before]) => {
+        if (attempt !== resync.attempt) return;
+        for (const [path, identity] of before) if (after.has(path)) after.set(path, identity);
+        resync.read = after;
+      })
+      .catch((err: unknown) =>
+        logger.warn({ err }, "resync: could not read the files' identities"),
+      );
+  };
+
+  // The safety net under the watcher: a file event that never came (a lost
+  // watch, a full inotify queue, the watch limit) still changes an identity.
+  const resyncTick = async () => {
+    const quiet = () =>
+      !closed && !resync.inFlight && resync.lastEventAt <= resync.startedAt && resync.read;
+    if (!quiet()) return;
+    const recorded = resync.read as Map<string, string>;
+    const now = await chainIdentities(resync.files);
+    // An event or attempt since the tick began will read the files anyway.
+    if (!quiet() || recorded !== resync.read) return;
+    const path = firstDifference(recorded, now);
+    if (path === undefined) return;
+    logger.warn(
+      { path, resyncMs, watchProblem: files.problem?.code },
+      `a file event was missed: ${path} changed and no event told of it; reloading`,
+    );
+    resync.read = now;
+    forced$.next({ kind: "resync", at: performance.now() });
+  };
+  const resyncTimer =
+    resyncMs > 0
+      ? setInterval(() => {
+          resyncTick().catch((err: unknown) => logger.warn({ err }, "resync failed"));
+        }, resyncMs)
+      : undefined;
+  resyncTimer?.unref();
 
   const triggers$ = concat(
     of<Trigger>({ kind: "initial", at: performance.now() }),
     merge(
-      files.events$.pipe(map((event): Trigger => ({ kind: "file", at: event.at }))),
+      files.events$.pipe(
+        map((event): Trigger => {
+          resync.lastEventAt = event.at;
+          return { kind: "file", at: event.at };
+        }),
+      ),
       forced$,
     ).pipe(coalesce(debounceMs)),
   );
@@ -145,7 +235,7 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
       skipUnchanged(),
       // Only now is a file-caused attempt known to change something.
       tap((candidate) => {
-        if (candidate.trigger.kind !== "forced") hook("onAttemptStart", options.onAttemptStart);
+        if (!isForced(candidate.trigger.kind)) hook("onAttemptStart", options.onAttemptStart);
       }),
       swapInto(pool),
       tap((result) => logResult(logger, result)),
@@ -180,12 +270,16 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
     get lastResult() {
       return lastResult;
     },
-    reload() {
-      if (!closed) forced$.next({ kind: "forced", at: performance.now() });
+    reload(cause = "forced") {
+      if (!closed) forced$.next({ kind: cause, at: performance.now() });
+    },
+    get watchProblem() {
+      return files.problem;
     },
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(resyncTimer);
       subscription.unsubscribe();
       if (!settled) failReady(new Error("the config watcher was closed before the first load"));
       forced$.complete();

@@ -25,6 +25,7 @@ export interface AgentInfoState {
  * | `agentpool_agents` | gauge | agents in the current snapshot |
  * | `agentpool_snapshot_version` | gauge | version of the current snapshot |
  * | `agentpool_reloads_total{result}` | counter | reload attempts, `result` = `success` or `failure` |
+ * | `agentpool_reload_resync_total` | counter | reload attempts the resync started (a file event was missed) |
  * | `agentpool_config_last_reload_successful` | gauge | 1 when the latest attempt succeeded, else 0 |
  * | `agentpool_config_last_reload_success_timestamp_seconds` | gauge | Unix time of the latest successful attempt |
  * | `agentpool_reload_duration_seconds` | histogram | duration of each attempt |
@@ -99,6 +100,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ["result"] as const,
     registers,
   });
+  const resyncReloads = new Counter({
+    name: "agentpool_reload_resync_total",
+    help: "Reload attempts the periodic resync started because a file event was missed.",
+    registers,
+  });
   const lastSuccessful = new Gauge({
     name: "agentpool_config_last_reload_successful",
     help: "Whether the latest config reload attempt succeeded (1) or was rejected (0).",
@@ -157,6 +163,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registry,
     observe(result) {
       reloads.inc({ result: result.ok ? "success" : "failure" });
+      if (result.cause === "resync") resyncReloads.inc();
       duration.observe(Math.max(0, result.durationMs) / 1000);
       lastSuccessful.set(result.ok ? 1 : 0);
       if (result.ok) {

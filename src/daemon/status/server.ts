@@ -14,6 +14,7 @@ import type { Logger } from "../../log.js";
 import type { AgentPool } from "../../pool/pool.js";
 import type { PoolSnapshot } from "../../pool/snapshot.js";
 import type { ReloadResult } from "../../reload/result.js";
+import type { WatchProblem } from "../../reload/source.js";
 import { createReloadHistory, type ReloadRecord } from "./history.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { STATUS_PAGE_PATHS, statusPageRoutes } from "./page/route.js";
@@ -40,6 +41,8 @@ export interface StatusServerOptions {
   metrics?: Metrics;
   /** Docker sockets to show in `/status`, `/agents` and the metrics (`--docker-sockets`). */
   dockerSockets?: DockerSocketsSource;
+  /** What the file watcher cannot watch right now, shown in `/status`. */
+  watchProblem?: () => WatchProblem | undefined;
   /** Interval of `/events` comment heartbeats. Default 15 000 ms. */
   heartbeatMs?: number;
   /** An `/events` client with more than this many bytes waiting to be sent is dropped. Default 1 MiB. */
@@ -363,6 +366,8 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
         recentReloads: history.list(),
         ...(opts.dockerSockets ? { dockerSockets: dockerSocketsStatus(opts.dockerSockets) } : {}),
       };
+      const watchProblem = opts.watchProblem?.();
+      if (watchProblem) body.watchProblem = watchProblem;
       sendJson(res, 200, body);
     },
     "/metrics": (_req, res) => {
@@ -492,7 +497,8 @@ export interface ReloadSummary {
   ok: boolean;
   at: string;
   durationMs: number;
-  cause: "initial" | "reload";
+  /** What started it: `initial`, `file`, `signal` (SIGHUP), `forced` (`reload()`) or `resync`. */
+  cause: ReloadResult["cause"];
   /** The located error, when the reload failed. */
   error?: string;
   code?: string;
@@ -516,6 +522,8 @@ export interface StatusBody {
   recentReloads: readonly ReloadRecord[];
   /** With `--docker-sockets`: each agent's socket path and counts. */
   dockerSockets?: DockerSocketsStatus;
+  /** Present while the file watcher cannot watch a folder (e.g. the inotify watch limit). */
+  watchProblem?: WatchProblem;
 }
 
 function describeResult(result: ReloadResult): ReloadSummary {
