@@ -122,6 +122,14 @@ describe("reload on every way of saving config.yml", () => {
     await writeFile(tmp, ws.yaml(AB, "renamed"));
     await rename(tmp, ws.configPath);
     await expectOneSnapshotWith(["alpha", "beta"]);
+    // The pool's snapshot says "reload" (SPEC §3); the result says what caused it.
+    expect(results.at(-1)?.cause).toBe("file");
+  });
+
+  it("refuses a resync period that is not a number of milliseconds", () => {
+    expect(() => watchConfig(pool, { configPath: ws.configPath, resyncMs: -1 })).toThrow(
+      /resyncMs must be a number of milliseconds/,
+    );
   });
 
   it("sed -i", async () => {
@@ -234,7 +242,14 @@ describe("reload on every way of saving config.yml", () => {
     const version = pool.snapshot.version;
     watcher?.reload();
     await waitFor(() => results.length === 1, 10_000, "the forced attempt");
-    expect(results[0]).toMatchObject({ ok: true, version, added: [], removed: [], changed: [] });
+    expect(results[0]).toMatchObject({
+      ok: true,
+      cause: "forced",
+      version,
+      added: [],
+      removed: [],
+      changed: [],
+    });
     expect(snapshots).toHaveLength(0);
   });
 
