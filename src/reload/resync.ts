@@ -1,4 +1,4 @@
-import { lstat, readlink } from "node:fs/promises";
+import { lstatSync, readlinkSync } from "node:fs";
 import { linkChain } from "./source.js";
 
 /** How often the daemon re-checks the watched chains by default: low enough to cost nothing. */
@@ -8,24 +8,24 @@ export const DEFAULT_RESYNC_MS = 30_000;
  * Path → identity of every file and link on the chains leading to `files`:
  * device, inode, size and mtime, plus the target of a link. A file event that
  * went missing (a lost watch, a full inotify queue, a watch limit reached)
- * still leaves one of these different.
+ * still leaves one of these different. Synchronous on purpose: a few `lstat`
+ * calls cost less than waking the thread pool for them while idle.
  */
-export async function chainIdentities(files: Iterable<string>): Promise<Map<string, string>> {
+export function chainIdentities(files: Iterable<string>): Map<string, string> {
   const identities = new Map<string, string>();
   for (const file of files) {
-    for (const path of await linkChain(file)) {
-      if (identities.has(path)) continue;
-      identities.set(path, await identityOf(path));
+    for (const path of linkChain(file)) {
+      if (!identities.has(path)) identities.set(path, identityOf(path));
     }
   }
   return identities;
 }
 
-async function identityOf(path: string): Promise<string> {
+function identityOf(path: string): string {
   try {
-    const stats = await lstat(path, { bigint: true });
+    const stats = lstatSync(path, { bigint: true });
     const base = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}`;
-    return stats.isSymbolicLink() ? `${base}->${await readlink(path)}` : base;
+    return stats.isSymbolicLink() ? `${base}->${readlinkSync(path)}` : base;
   } catch (err) {
     return `error:${(err as NodeJS.ErrnoException).code ?? "unknown"}`;
   }

@@ -1,5 +1,5 @@
-import { type FSWatcher, watch } from "node:fs";
-import { lstat, readlink, realpath, stat } from "node:fs/promises";
+import { type FSWatcher, lstatSync, readlinkSync, realpathSync, watch } from "node:fs";
+import { realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { type Observable, Subject } from "rxjs";
 import type { Logger } from "../log.js";
@@ -103,7 +103,7 @@ export class FileSource {
   async #watchFiles(files: readonly string[]): Promise<void> {
     const relevant = new Set<string>();
     const dirs = new Set<string>();
-    for (const file of files) for (const path of await linkChain(file)) relevant.add(path);
+    for (const file of files) for (const path of linkChain(file)) relevant.add(path);
     for (const path of [...relevant]) {
       let dir = dirname(path);
       let child = path;
@@ -228,7 +228,7 @@ export function describeWatchError(path: string, err: unknown): WatchProblem {
   return {
     path,
     code,
-    message: `cannot watch ${path} (${why}); changes there are only seen by the periodic resync`,
+    message: `cannot watch ${path} (${why}); changes there are seen only by the periodic resync, if it is on`,
   };
 }
 
@@ -242,25 +242,35 @@ async function isDirectory(path: string): Promise<boolean> {
  * real directories: `config.yml → ..data/config.yml` gives
  * `[…/config.yml, …/..data, …/..2026_11_25/config.yml]`.
  */
-export async function linkChain(path: string): Promise<string[]> {
+export function linkChain(path: string): string[] {
+  // Synchronous: a handful of syscalls on local folders, and the resync's
+  // idle check then wakes no thread-pool thread (figure 7 of the bench).
   const chain: string[] = [];
   let current = resolve(path);
   for (let hop = 0; hop < 32; hop++) {
     const dir = dirname(current);
-    const realDir = await realpath(dir).catch(() => dir);
+    const realDir = attempt(() => realpathSync(dir)) ?? dir;
     if (realDir !== dir) {
       // A directory on the way is a symlink: its swap is an event in its parent.
       for (let up = dir; up !== dirname(up); up = dirname(up)) {
-        const stats = await lstat(up).catch(() => undefined);
-        if (stats?.isSymbolicLink()) chain.push(up);
+        if (attempt(() => lstatSync(up))?.isSymbolicLink()) chain.push(up);
       }
     }
     const here = join(realDir, basename(current));
     chain.push(current);
     if (here !== current) chain.push(here);
-    const target = await readlink(here).catch(() => undefined);
+    const target = attempt(() => readlinkSync(here));
     if (target === undefined) break;
     current = resolve(realDir, target);
   }
   return [...new Set(chain)];
+}
+
+/** `fn()`, or `undefined` if it throws (a missing file, a folder that is not one). */
+function attempt<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
 }

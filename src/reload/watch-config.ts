@@ -135,23 +135,18 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
   // show as a difference, not be recorded as seen).
   const resync = {
     files: [absolutePath] as string[],
-    attempt: 0,
     inFlight: false,
     startedAt: 0,
     lastEventAt: 0,
-    beforeRead: undefined as Promise<Map<string, string>> | undefined,
+    beforeRead: new Map<string, string>(),
     read: undefined as Map<string, string> | undefined,
   };
 
-  const prepare = async (signal: AbortSignal, trigger: Trigger) => {
+  const prepare = (signal: AbortSignal, trigger: Trigger) => {
     if (isForced(trigger.kind)) hook("onAttemptStart", options.onAttemptStart);
-    resync.attempt++;
     resync.inFlight = true;
     resync.startedAt = performance.now();
-    if (resyncMs > 0) {
-      resync.beforeRead = chainIdentities(resync.files);
-      await resync.beforeRead.catch(() => {});
-    }
+    if (resyncMs > 0) resync.beforeRead = chainIdentities(resync.files);
     return prepareConfig(configPath, {
       ...(options.certsDir ? { certsDir: options.certsDir } : {}),
       signal,
@@ -167,38 +162,28 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
     files
       .watchFiles(resync.files)
       .catch((err: unknown) => logger.warn({ err }, "could not watch the config's files"));
-    if (resyncMs > 0) recordRead(resync.attempt, resync.files, resync.beforeRead);
-  };
-
-  // Paths the attempt found new (a TLS file it just started to use) are
-  // taken now; the ones it shared with the previous attempt, from before the read.
-  const recordRead = (
-    attempt: number,
-    paths: readonly string[],
-    beforeRead: Promise<Map<string, string>> | undefined,
-  ) => {
-    Promise.all([chainIdentities(paths), beforeRead ?? new Map<string, string>()])
-      .then(([after, before]) => {
-        if (attempt !== resync.attempt) return;
-        for (const [path, identity] of before) if (after.has(path)) after.set(path, identity);
-        resync.read = after;
-      })
-      .catch((err: unknown) =>
-        logger.warn({ err }, "resync: could not read the files' identities"),
-      );
+    if (resyncMs > 0) {
+      // Paths new to this attempt (a TLS file it just started to use) are
+      // taken now; the ones the previous attempt had too, from before the read.
+      const read = chainIdentities(resync.files);
+      for (const [path, identity] of resync.beforeRead)
+        if (read.has(path)) read.set(path, identity);
+      resync.read = read;
+    }
   };
 
   // The safety net under the watcher: a file event that never came (a lost
   // watch, a full inotify queue, the watch limit) still changes an identity.
-  const resyncTick = async () => {
-    const quiet = () =>
-      !closed && !resync.inFlight && resync.lastEventAt <= resync.startedAt && resync.read;
-    if (!quiet()) return;
-    const recorded = resync.read as Map<string, string>;
-    const now = await chainIdentities(resync.files);
-    // An event or attempt since the tick began will read the files anyway.
-    if (!quiet() || recorded !== resync.read) return;
-    const path = firstDifference(recorded, now);
+  const resyncTick = () => {
+    // A folder the kernel refused to watch (a limit since raised) is tried again.
+    if (files.problem)
+      files
+        .watchFiles(resync.files)
+        .catch((err: unknown) => logger.warn({ err }, "could not watch the config's files"));
+    // An event or an attempt under way reads the files anyway.
+    if (closed || resync.inFlight || resync.lastEventAt > resync.startedAt || !resync.read) return;
+    const now = chainIdentities(resync.files);
+    const path = firstDifference(resync.read, now);
     if (path === undefined) return;
     logger.warn(
       { path, resyncMs, watchProblem: files.problem?.code },
@@ -210,7 +195,11 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
   const resyncTimer =
     resyncMs > 0
       ? setInterval(() => {
-          resyncTick().catch((err: unknown) => logger.warn({ err }, "resync failed"));
+          try {
+            resyncTick();
+          } catch (err) {
+            logger.warn({ err }, "resync failed");
+          }
         }, resyncMs)
       : undefined;
   resyncTimer?.unref();
