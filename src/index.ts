@@ -44,7 +44,15 @@ export {
 } from "./consumers/docker-sockets/index.js";
 export { AgentPool, type AgentPoolOptions, type BatchOptions } from "./pool/pool.js";
 export type { PoolSnapshot, SnapshotCause } from "./pool/snapshot.js";
-export type { ReloadFailure, ReloadResult, ReloadSuccess, ReloadTimings } from "./reload/result.js";
+export type {
+  ReloadCause,
+  ReloadFailure,
+  ReloadResult,
+  ReloadSuccess,
+  ReloadTimings,
+} from "./reload/result.js";
+export { DEFAULT_RESYNC_MS } from "./reload/resync.js";
+export type { WatchProblem } from "./reload/source.js";
 export {
   type ConfigWatcher,
   DEFAULT_DEBOUNCE_MS,

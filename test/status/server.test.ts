@@ -141,7 +141,7 @@ describe("status endpoint routes", () => {
         ok: true,
         at: good.at,
         durationMs: good.durationMs,
-        cause: "reload",
+        cause: "file",
         version: good.version,
         warnings: ["key.pem is readable by others"],
       },
