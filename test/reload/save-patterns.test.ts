@@ -53,8 +53,9 @@ async function start(initial = A, debounceMs?: number): Promise<void> {
   // Both subscriptions replay the current state; only what comes next counts.
   snapshots.length = 0;
   results.length = 0;
-  // Let the watcher finish setting up its directory watches.
-  await sleep(150);
+  // Let the watcher finish setting up its directory watches, and the attempt
+  // that follows them (one debounce later) end before the test writes.
+  await sleep(150 + (debounceMs ?? 0));
 }
 
 const names = () => pool.list().map((a) => a.name);
