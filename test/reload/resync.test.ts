@@ -107,6 +107,24 @@ describe.skipIf(!canLimit)("resync: the safety net under a watcher that misses e
     const metrics = parsePrometheusText((await httpGet(address, "/metrics")).body);
     expect(sampleValue(metrics, "agentpool_reload_resync_total")).toBeGreaterThanOrEqual(1);
 
+    // The limit raised: the next period watches the folder again, /status
+    // clears, and a rotation is a file event again.
+    const pid = String(daemon?.child.pid);
+    const raised = spawnSync("nsenter", [
+      "-U",
+      "-t",
+      pid,
+      "sh",
+      "-c",
+      "echo 100 > /proc/sys/user/max_inotify_watches",
+    ]);
+    expect(raised.status, String(raised.stderr)).toBe(0);
+    await daemon?.waitForLog((l) => l.msg === "every watched folder is watched again");
+    expect((await getJson<StatusBody>(address, "/status")).watchProblem).toBeUndefined();
+    await sleep(500);
+    await rotateTls();
+    await daemon?.waitForLog((l) => loaded(l) && l.cause === "file" && l.changed === 1);
+
     // The watched folder still reloads at once, as a file event; SIGHUP as a signal.
     await writeFile(ws.configPath, ws.yaml([{ ...A[0], name: "renamed" } as (typeof A)[0]]));
     await daemon?.waitForLog((l) => loaded(l) && l.cause === "file");
