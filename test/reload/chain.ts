@@ -126,6 +126,8 @@ export async function swapLink(target: string, path: string): Promise<void> {
 export async function watch(scene: Scene, first: string, mayFail = false): Promise<void> {
   scene.watcher = watchConfig(scene.pool, {
     configPath: scene.configPath,
+    // The watcher alone must keep up: the safety net would hide a deaf one.
+    resyncMs: 0,
     ...(scene.certsDir ? { certsDir: scene.certsDir } : {}),
   });
   scene.watcher.results$.subscribe((r) => scene.results.push(r));
