@@ -124,33 +124,38 @@ export class FileSource {
     for (const [dir, watch] of this.#watches) {
       if (!dirs.has(dir)) this.#unwatch(dir, watch);
     }
-    let opened = false;
+    // Opened a handle, or found a folder gone since the set was computed:
+    // either way an event follows, whose attempt re-derives the set.
+    let changed = false;
     let problem: WatchProblem | undefined;
     for (const dir of dirs) {
       const stats = await stat(dir).catch(() => undefined);
       if (this.#closed) return;
-      const identity = stats && folderIdentity(stats);
+      const identity = stats?.isDirectory() ? folderIdentity(stats) : undefined;
       const current = this.#watches.get(dir);
       if (current && !current.stale && current.identity === identity) continue;
       // Renamed away, deleted or replaced since the handle was opened: the
       // handle follows the old folder (or nothing), not the path.
       if (current) this.#unwatch(dir, current);
-      if (!identity) continue;
-      const outcome = this.#open(dir, identity);
-      if (outcome === true) opened = true;
-      else problem ??= outcome;
+      const outcome = identity ? this.#open(dir, identity) : true;
+      // A handle the kernel refused is no change: the resync covers it.
+      if (outcome === true || current) changed = true;
+      if (outcome !== true) problem ??= outcome;
     }
     this.#setProblem(problem);
-    if (this.#closed || (!grew && !opened)) return;
+    if (this.#closed || (!grew && !changed)) return;
     this.#emit([...relevant][0] ?? "");
   }
 
-  /** Opens the watch on `dir`; `true`, or what went wrong. */
+  /** Opens the watch on `dir`; `true` (or the folder is gone), or what went wrong. */
   #open(dir: string, identity: string): true | WatchProblem {
     let handle: FSWatcher;
     try {
       handle = watch(dir, { persistent: true }, (_event, name) => this.#onEvent(dir, name));
     } catch (err) {
+      // Gone again since its stat: the event that follows looks once more.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return true;
       return describeWatchError(dir, err);
     }
     // A folder vanishing under its watch, or the kernel refusing, is an
