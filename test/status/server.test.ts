@@ -150,7 +150,7 @@ describe("status endpoint routes", () => {
         {
           ok: true,
           at: good.at,
-          cause: "reload",
+          cause: "file",
           durationMs: good.durationMs,
           version: good.version,
           added: 0,
@@ -202,7 +202,7 @@ describe("status endpoint routes", () => {
     expect(body.recentReloads[0]).toEqual({
       ok: false,
       at: at(24),
-      cause: "reload",
+      cause: "file",
       durationMs: 2,
       error: LOCATED_ERROR,
       code: "ERR_CONFIG_INVALID",
