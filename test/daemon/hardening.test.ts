@@ -148,7 +148,7 @@ describe("signals in the first ~0.5 s kill the daemon", () => {
     { label: "as run.js starts to load", loading: "/dist/daemon/run.js" },
     { label: "while rxjs loads", loading: "/node_modules/rxjs/" },
     { label: "while undici loads", loading: "/node_modules/undici/" },
-    { label: "while chokidar loads", loading: "/node_modules/chokidar/" },
+    { label: "while the file watcher loads", loading: "/dist/reload/source.js" },
     { label: "right after the first line", delayMs: 0 },
     { label: "50 ms after the first line", delayMs: 50 },
     { label: "200 ms after the first line", delayMs: 200 },
@@ -190,9 +190,9 @@ describe("signals in the first ~0.5 s kill the daemon", () => {
       daemon.child.kill("SIGHUP");
       await daemon.waitForLog((l) => l.msg === "ready", 15_000);
       const ready = daemon.logs.findIndex((l) => l.msg === "ready");
-      await daemon.waitForLog((l) => l.msg === "config loaded" && l.cause === "reload", 15_000);
+      await daemon.waitForLog((l) => l.msg === "config loaded" && l.cause === "signal", 15_000);
       const reload = daemon.logs.findIndex(
-        (l) => l.msg === "config loaded" && l.cause === "reload",
+        (l) => l.msg === "config loaded" && l.cause === "signal",
       );
       expect(reload).toBeGreaterThan(ready);
       expect(daemon.child.exitCode).toBe(null);
