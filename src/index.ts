@@ -35,10 +35,25 @@ export {
   type PreparedConfig,
   prepareConfig,
 } from "./config/load.js";
+export {
+  type DockerSocketInfo,
+  type DockerSockets,
+  type DockerSocketsOptions,
+  serveDockerSockets,
+  socketFileName,
+} from "./consumers/docker-sockets/index.js";
 export { OptionError } from "./options.js";
 export { AgentPool, type AgentPoolOptions, type BatchOptions } from "./pool/pool.js";
 export type { PoolSnapshot, SnapshotCause } from "./pool/snapshot.js";
-export type { ReloadFailure, ReloadResult, ReloadSuccess, ReloadTimings } from "./reload/result.js";
+export type {
+  ReloadCause,
+  ReloadFailure,
+  ReloadResult,
+  ReloadSuccess,
+  ReloadTimings,
+} from "./reload/result.js";
+export { DEFAULT_RESYNC_MS } from "./reload/resync.js";
+export type { WatchProblem } from "./reload/source.js";
 export {
   type ConfigWatcher,
   DEFAULT_DEBOUNCE_MS,

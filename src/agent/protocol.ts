@@ -38,8 +38,22 @@ export interface HealthCheckResult {
   latency: number;
 }
 
-const HOSTNAME =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/**
+ * A hostname the way Go's resolver takes one (`isDomainName` in net/dnsclient.go),
+ * since GoDoxy dials `addr` with Go's net package: labels of letters, digits,
+ * `-` and `_` (Docker service names often have underscores), a `-` never at
+ * either end of a label, labels of 1-63 characters, an optional trailing dot
+ * (fully qualified), at most 253 characters (254 with the dot), and not
+ * all-numeric.
+ */
+function isHostname(host: string): boolean {
+  const name = host.endsWith(".") ? host.slice(0, -1) : host;
+  if (name.length === 0 || name.length > 253) return false;
+  if (!/[A-Za-z_-]/.test(name)) return false;
+  return name
+    .split(".")
+    .every((label) => /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(label));
+}
 
 /**
  * The one `host:port` splitter: `[IPv6]:port` (the brackets' content must be
@@ -67,6 +81,6 @@ export function parseAddr(addr: string): { host: string; port: number } | undefi
   if (!split || split.port < 1) return undefined;
   const { host, port } = split;
   if (split.bracketed) return { host, port };
-  const valid = /^[\d.]+$/.test(host) ? isIPv4(host) : HOSTNAME.test(host);
+  const valid = /^[\d.]+$/.test(host) ? isIPv4(host) : isHostname(host);
   return valid ? { host, port } : undefined;
 }

@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from "node:net";
 import { parseAddr } from "../agent/protocol.js";
+import { quote } from "./path.js";
 
 /**
  * Why `addr` is not `host:port`, as a short human sentence, or `undefined`
@@ -8,13 +9,17 @@ import { parseAddr } from "../agent/protocol.js";
  */
 export function explainAddr(addr: string): string | undefined {
   if (parseAddr(addr)) return undefined;
-  const not = `${JSON.stringify(addr)} is not host:port`;
+  const not = `${quote(addr)} is not host:port`;
   const reason = reasonFor(addr);
   return reason ? `${not}: ${reason}` : not;
 }
 
+/** Longer than any host:port can be (a 254-character name, a colon, five digits). */
+const MAX_ADDR_CHARS = 260;
+
 function reasonFor(addr: string): string | undefined {
   if (addr === "") return "it is empty";
+  if (addr.length > MAX_ADDR_CHARS) return `it is too long (${addr.length} characters)`;
   if (/\s/.test(addr)) return "it contains whitespace";
   if (addr.includes("://")) return "leave out the scheme, write host:port";
   if (addr.includes("/")) return "leave out the path, write host:port";
@@ -25,7 +30,7 @@ function reasonFor(addr: string): string | undefined {
     const m = /^\[([^\]]*)\](.*)$/.exec(addr);
     if (!m) return "the IPv6 address has no closing ]";
     host = m[1] ?? "";
-    if (!isIPv6(host)) return `${JSON.stringify(host)} is not an IPv6 address`;
+    if (!isIPv6(host)) return `${quote(host)} is not an IPv6 address`;
     const rest = m[2] ?? "";
     if (rest === "" || rest === ":") return "missing port";
     if (!rest.startsWith(":")) return "expected :port after the ]";
@@ -49,11 +54,11 @@ function reasonFor(addr: string): string | undefined {
     if (port === "") return "missing port";
   }
 
-  if (!/^\d+$/.test(port)) return `port ${JSON.stringify(port)} is not a number`;
+  if (!/^\d+$/.test(port)) return `port ${quote(port)} is not a number`;
   const portNumber = Number(port);
   if (portNumber < 1 || portNumber > 65535 || port.length > 5) {
     return `port ${port} is out of range 1-65535`;
   }
   if (/^[\d.]+$/.test(host) && !isIPv4(host)) return `${host} is not an IPv4 address`;
-  return `${JSON.stringify(host)} is not a valid hostname`;
+  return `${quote(host)} is not a valid hostname`;
 }

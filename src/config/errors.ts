@@ -1,3 +1,5 @@
+import { containsPrivateKey, PRIVATE_KEY_MESSAGE } from "./secrets.js";
+
 /** One problem found in a config file, located where the YAML allows it. */
 export interface ConfigIssue {
   /** The config file, as the caller named it. */
@@ -18,10 +20,13 @@ const PRIVATE_KEY =
 
 /**
  * A message may quote what the user wrote; if that is a pasted private key,
- * the key must not travel on into logs, `/status` or a terminal.
+ * the key must not travel on into logs, `/status` or a terminal. The loader
+ * refuses keys before quoting anything; this is the last line of defence,
+ * so a message that still holds one, armored or not, is replaced whole.
  */
 export function redactSecrets(text: string): string {
-  return text.replace(PRIVATE_KEY, "[private key redacted]");
+  const armored = text.replace(PRIVATE_KEY, "[private key redacted]");
+  return containsPrivateKey(armored) ? PRIVATE_KEY_MESSAGE : armored;
 }
 
 /** `file:line:col: path: message`, leaving out the parts an issue does not have. */
@@ -53,14 +58,19 @@ export class ConfigError extends Error {
     issues: ConfigIssue[],
     options: { cause?: unknown; inputs?: string[] } = {},
   ) {
+    const safe = issues.map((i) =>
+      Object.freeze({
+        ...i,
+        ...(i.path !== undefined ? { path: redactSecrets(i.path) } : {}),
+        message: redactSecrets(i.message),
+      }),
+    );
     super(
-      redactSecrets(issues.map(formatIssue).join("\n")),
+      safe.map(formatIssue).join("\n"),
       options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.code = code;
-    this.issues = Object.freeze(
-      issues.map((i) => Object.freeze({ ...i, message: redactSecrets(i.message) })),
-    );
+    this.issues = Object.freeze(safe);
     this.inputs = Object.freeze([...(options.inputs ?? [])]);
   }
 }

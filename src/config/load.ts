@@ -8,9 +8,15 @@ import { formatPath, type PathSegment, quote, valueAt } from "./path.js";
 import { FileReadError, MAX_CONFIG_BYTES, readFileBounded } from "./read-file.js";
 import { AddrSchema, AgentEntrySchema, ConfigSchema } from "./schema.js";
 import { explainSchemaIssues } from "./schema-issues.js";
+import { privateKeyIssues } from "./secret-issues.js";
 import { TlsMaterialCache, type TlsOutcome, type TlsSource } from "./tls-files.js";
 import { expiryWarning, keyModeWarning } from "./warnings.js";
-import { parseYaml, type SourcePosition, type YamlSource } from "./yaml-source.js";
+import {
+  type LocateOptions,
+  parseYaml,
+  type SourcePosition,
+  type YamlSource,
+} from "./yaml-source.js";
 
 /** Options of {@link loadConfig} and {@link prepareConfig}; all optional. */
 export interface LoadOptions {
@@ -194,10 +200,17 @@ async function prepare(attempt: Attempt): Promise<PreparedConfig> {
   }
   const { source } = parsed;
   signal?.throwIfAborted();
+  const pasted = privateKeyIssues(file, source);
+  if (pasted.length > 0) fail(attempt, "ERR_CONFIG_INVALID", pasted);
 
   const issues: ConfigIssue[] = [];
-  const located = (path: readonly PathSegment[], part: "key" | "value", message: string) => {
-    const at = source.locate(path, part);
+  const located = (
+    path: readonly PathSegment[],
+    part: "key" | "value",
+    message: string,
+    options?: LocateOptions,
+  ) => {
+    const at = source.locate(path, part, options);
     const formatted = formatPath(path);
     return { file, ...at, ...(formatted ? { path: formatted } : {}), message };
   };
@@ -301,7 +314,11 @@ type Locator = (
   path: readonly PathSegment[],
   part: "key" | "value",
   message: string,
+  options?: LocateOptions,
 ) => ConfigIssue;
+
+/** A duplicate is written where the alias reusing an entry is, not at its anchor. */
+const AT_ALIAS: LocateOptions = Object.freeze({ atAlias: true });
 
 /**
  * Runs the schema once over the whole document, then keeps every agent entry
@@ -420,11 +437,12 @@ function checkDuplicates(
           addrPath,
           "value",
           `duplicate addr ${quote(addr)} (first at line ${firstAddr.line})`,
+          AT_ALIAS,
         ),
       );
       continue;
     }
-    addrs.set(addr, source.locate(addrPath));
+    addrs.set(addr, source.locate(addrPath, "value", AT_ALIAS));
 
     const effective = name ?? addr;
     const firstName = names.get(effective);
@@ -435,11 +453,12 @@ function checkDuplicates(
           namePath,
           "value",
           `duplicate name ${quote(effective)}${defaulted} (first at line ${firstName.line})`,
+          AT_ALIAS,
         ),
       );
       continue;
     }
-    names.set(effective, source.locate(namePath));
+    names.set(effective, source.locate(namePath, "value", AT_ALIAS));
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { constants, type Stats } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 
 /** The bytes of a file, their sha256 and what `fstat` said while it was open. */
 export interface FileBytes {
@@ -44,6 +44,9 @@ const ERRNO_REASONS: Readonly<Record<string, string>> = Object.freeze({
   EMFILE: "too many open files",
   ENFILE: "too many open files",
   EIO: "input/output error",
+  // open(2) says ENXIO for a unix socket (and a device with nothing behind it).
+  ENXIO: "is a socket or a device, not a regular file",
+  ENODEV: "is a device, not a regular file",
 });
 
 /** A short phrase for a file-system error, without the stack or the syscall. */
@@ -66,6 +69,18 @@ export async function readFileBounded(path: string, limit: number): Promise<File
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENXIO") {
+      const kind = await stat(path).then(
+        (s) =>
+          s.isSocket()
+            ? "is a socket"
+            : s.isCharacterDevice() || s.isBlockDevice()
+              ? "is a device"
+              : undefined,
+        () => undefined,
+      );
+      if (kind) throw new FileReadError(`${kind}, not a regular file`, { cause: err });
+    }
     throw new FileReadError(describeFsError(err), { cause: err });
   }
   try {

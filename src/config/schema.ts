@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { explainAddr } from "./addr.js";
+import { checkName, MAX_NAME_CHARS } from "./name.js";
+import { containsPrivateKey, PRIVATE_KEY_MESSAGE } from "./secrets.js";
 
 /*
  * The shape of config.yml, pure: no file access. The loader turns the issues
@@ -19,13 +21,17 @@ import { explainAddr } from "./addr.js";
 
 /** Loose pattern for editors; `explainAddr` (via `parseAddr`) is the real judge. */
 const ADDR_PATTERN =
-  "^(?:\\[[0-9A-Za-z:.%]+\\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):[0-9]{1,5}$";
+  "^(?:\\[[0-9A-Za-z:.%]+\\]|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_.])?):[0-9]{1,5}$";
 
 /** `host:port` (hostname, IPv4 or `[IPv6]`, port 1–65535). */
 export const AddrSchema = z
   .string()
   .check(
     z.superRefine((addr, ctx) => {
+      if (containsPrivateKey(addr)) {
+        ctx.addIssue({ code: "custom", message: PRIVATE_KEY_MESSAGE, input: "" });
+        return;
+      }
       const why = explainAddr(addr);
       if (why) ctx.addIssue({ code: "custom", message: why, input: addr });
     }),
@@ -36,14 +42,21 @@ export const AddrSchema = z
     examples: ["agent.example.com:443", "10.0.0.5:8890", "[fd00::5]:8890"],
   });
 
+/** Linux's PATH_MAX. */
+const MAX_PATH_CHARS = 4096;
+
 const filePath = (what: string) =>
   z
     .string()
     .min(1)
     // A key pasted where its path belongs must not end up quoted in a
     // "cannot read <path>" message.
+    .refine((path) => !containsPrivateKey(path), { message: PRIVATE_KEY_MESSAGE, abort: true })
     .refine((path) => !path.includes("-----BEGIN") && !path.includes("\n"), {
       message: "expected a file path, got PEM text; put it in a file and give that file's path",
+    })
+    .refine((path) => path.length <= MAX_PATH_CHARS, {
+      message: `a file path of at most ${MAX_PATH_CHARS} characters`,
     })
     .refine((path) => !path.includes("\0"), {
       message: "a file path cannot contain a NUL character",
@@ -68,11 +81,18 @@ export const AgentObjectSchema = z
     name: z
       .string()
       .min(1)
-      .max(253)
       // A name is shown in tables, logs and metric labels: one printable line.
-      .regex(/^[^\p{Cc}]+$/u, { message: "must be one line of printable text" })
+      .check(
+        z.superRefine((name, ctx) => {
+          const why = checkName(name);
+          if (why) ctx.addIssue({ code: "custom", message: why, input: "" });
+        }),
+      )
       .optional()
-      .meta({ description: "Name of the agent; defaults to addr." }),
+      .meta({
+        description: `Name of the agent; defaults to addr. Printable text, at most ${MAX_NAME_CHARS} characters, no control or text-direction characters.`,
+        maxLength: MAX_NAME_CHARS,
+      }),
     tls: TlsFilesSchema,
   })
   .meta({ title: "Agent", description: "An agent with its own TLS files." });

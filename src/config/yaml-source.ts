@@ -69,14 +69,38 @@ export function parseYaml(text: string): YamlParseResult {
     data = doc.toJS({ maxAliasCount: -1 });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
+    const merge = badMerge(doc, aliases.targets);
+    if (merge !== undefined) {
+      return {
+        ok: false,
+        empty: false,
+        problems: [{ ...at(merge), message: "a merge (<<) takes a mapping or a list of mappings" }],
+        warnings,
+      };
+    }
     return {
       ok: false,
       empty: false,
-      problems: [{ ...at(0), message: `cannot read the YAML: ${firstLine(message)}` }],
+      problems: [
+        {
+          ...at(0),
+          message: `cannot read the YAML: ${lowerFirst(firstLine(message).split(": ")[0] ?? "")}`,
+        },
+      ],
       warnings,
     };
   }
   return { ok: true, source: new YamlSource(doc, data, aliases.targets, at), warnings };
+}
+
+/** Options of {@link YamlSource.locate}. */
+export interface LocateOptions {
+  /**
+   * When the path runs through an alias (`- *a`), give the alias's position
+   * rather than the anchored node's: where that use of it is written, which
+   * is what a duplicate must point at.
+   */
+  atAlias?: boolean;
 }
 
 /**
@@ -107,10 +131,16 @@ export class YamlSource {
    * path does not exist (a missing key), the nearest enclosing node.
    * A null written as nothing (`agents:`) is located at its key.
    */
-  locate(path: readonly PathSegment[], part: "key" | "value" = "value"): SourcePosition {
+  locate(
+    path: readonly PathSegment[],
+    part: "key" | "value" = "value",
+    options: LocateOptions = {},
+  ): SourcePosition {
     let node: unknown = this.#doc.contents;
     let pair: Pair | undefined;
+    let alias: Alias | undefined;
     for (const segment of path) {
+      if (options.atAlias && !alias && isAlias(node)) alias = node;
       const container = this.#deref(node);
       let next: unknown;
       if (isMap(container) && typeof segment === "string") {
@@ -130,6 +160,8 @@ export class YamlSource {
       }
       node = next;
     }
+    if (options.atAlias && !alias && isAlias(node)) alias = node;
+    if (alias?.range) return this.#at(alias.range[0]);
     if (part === "key" && pair && isNodeWithRange(pair.key)) return this.#at(pair.key.range[0]);
     return this.#position(node, pair);
   }
@@ -187,9 +219,20 @@ function lowerFirst(text: string): string {
 }
 
 function yamlMessage(error: YAMLError): string {
-  // "Not a YAML token: <source>" would quote the file, which may hold a key.
-  const message = firstLine(error.message).replace(/^(Not a YAML token):.*$/, "$1");
-  return lowerFirst(message.replace(/\.$/, ""));
+  // yaml appends the offending source after a colon ("Not a YAML token: …",
+  // "Unresolved tag: !<…>", "Unexpected … token in YAML stream: \"…\""); that
+  // text may be part of a pasted key, and the position already points at it.
+  const [message = "", ...rest] = firstLine(error.message).split(": ");
+  const quoted = rest.join(": ");
+  // A short tag such as `!custom` says which one; fifteen characters cannot hold a key.
+  const tail =
+    error.code === "TAG_RESOLVE_FAILED" && /^\S{1,15}$/.test(quoted) ? `: ${quoted}` : "";
+  return lowerFirst(message.replace(/\.$/, "")) + tail;
+}
+
+/** A duplicate key is named when it reads like a key, never when it could be pasted data. */
+function nameKey(key: string): string {
+  return /^[A-Za-z0-9_. -]{1,32}$/.test(key) ? ` ${quote(key)}` : "";
 }
 
 /**
@@ -225,7 +268,7 @@ function explainSyntaxError(
         return {
           ...at(offset),
           ...(found.path.length > 0 ? { path: formatPath(found.path) } : {}),
-          message: `duplicate key ${quote(found.key)} (first at line ${first.line})`,
+          message: `duplicate key${nameKey(found.key)} (first at line ${first.line})`,
         };
       }
       return { ...at(offset), message: "duplicate key" };
@@ -377,4 +420,25 @@ function checkAliases(
     },
   });
   return failure ?? { targets };
+}
+
+/**
+ * The offset of the first merge (`<<`) whose source is not a mapping or a
+ * list of mappings, which makes toJS throw without saying where.
+ */
+function badMerge(doc: Document.Parsed, targets: ReadonlyMap<Alias, Node>): number | undefined {
+  const deref = (node: unknown) => (isAlias(node) ? targets.get(node) : node);
+  let offset: number | undefined;
+  visit(doc, {
+    Pair(_key, pair) {
+      const key = deref(pair.key);
+      if (!isScalar(key) || typeof key.value !== "symbol") return undefined;
+      const source = deref(pair.value);
+      const sources = isSeq(source) ? source.items.map(deref) : [source];
+      if (sources.every((item) => isMap(item))) return undefined;
+      offset = (pair.key as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
 }

@@ -1,10 +1,14 @@
 #!/usr/bin/env node
+// First: signals are recorded from here on, before the heavy imports load.
+import "./record-signals.js";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../log.js";
 import { LOG_FORMATS, type LogFormat, resolveLogFormat } from "../log-pretty.js";
 import { isUsageError, UsageError, usageError } from "./commands/io.js";
 import { DEFAULT_CONFIG, DEFAULT_LISTEN } from "./defaults.js";
+import { releaseEarlySignals } from "./early-signals.js";
+import { exitWhenFlushed } from "./exit.js";
 import { EXIT } from "./exit-codes.js";
 
 const USAGE = `Usage: agentpool <command> [options]
@@ -22,9 +26,15 @@ Run options:
                            (env AGENTPOOL_LISTEN; default 127.0.0.1:9410)
       --certs-dir DIR      where <addr>.zip bundles live (default: ../certs from the config's folder)
       --debounce MS        quiet time after a file event before reloading (default 10)
+      --resync MS          re-check the watched files this often, reloading with a
+                           warning if an event was missed (default 30000; 0 = off)
       --log-level LEVEL    fatal, error, warn, info, debug, trace or silent (default info)
       --log-format FORMAT  json or pretty (default: pretty on a terminal, json otherwise)
       --module FILE        an ES module whose default export gets { pool, logger, signal }; repeatable
+      --module-timeout MS  how long a module may take to load and start before the daemon
+                           reports it and goes on without waiting (default 10000)
+      --docker-sockets DIR serve each agent's Docker API as DIR/<name>.sock (each is root on that host)
+      --docker-socket-group NAME  sockets 0660 for this group (default 0600, the daemon's user only)
   -h, --help               this text
   -v, --version            the version
 `;
@@ -46,9 +56,13 @@ async function run(argv: string[]): Promise<number> {
       listen: { type: "string" },
       "certs-dir": { type: "string" },
       debounce: { type: "string" },
+      resync: { type: "string" },
       "log-level": { type: "string" },
       "log-format": { type: "string" },
       module: { type: "string", multiple: true },
+      "module-timeout": { type: "string" },
+      "docker-sockets": { type: "string" },
+      "docker-socket-group": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -57,12 +71,27 @@ async function run(argv: string[]): Promise<number> {
   if (debounceMs !== undefined && (!Number.isFinite(debounceMs) || debounceMs < 0)) {
     throw new UsageError(`--debounce takes a number of milliseconds, not "${values.debounce}"`);
   }
+  const moduleTimeout = values["module-timeout"];
+  const moduleTimeoutMs = moduleTimeout === undefined ? undefined : Number(moduleTimeout);
+  if (moduleTimeoutMs !== undefined && (!Number.isFinite(moduleTimeoutMs) || moduleTimeoutMs < 0)) {
+    throw new UsageError(
+      `--module-timeout takes a number of milliseconds, not ${JSON.stringify(String(moduleTimeout).slice(0, 40))}`,
+    );
+  }
+  const resyncMs = values.resync === undefined ? undefined : Number(values.resync);
+  if (resyncMs !== undefined && (!Number.isFinite(resyncMs) || resyncMs < 0)) {
+    throw new UsageError(
+      `--resync takes a number of milliseconds (0 = off), not ${JSON.stringify(String(values.resync).slice(0, 40))}`,
+    );
+  }
   const logLevel = values["log-level"] || process.env.AGENTPOOL_LOG_LEVEL || "info";
   if (!LOG_LEVELS.has(logLevel))
     throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}`);
   const logFormat = values["log-format"] as LogFormat | undefined;
   if (logFormat !== undefined && !LOG_FORMATS.includes(logFormat))
     throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(", ")}`);
+  if (values["docker-socket-group"] && !values["docker-sockets"])
+    throw new UsageError("--docker-socket-group needs --docker-sockets DIR");
   const { runDaemon } = await import("./run.js");
   return runDaemon({
     logFormat: resolveLogFormat(logFormat),
@@ -70,8 +99,12 @@ async function run(argv: string[]): Promise<number> {
     listen: values.listen || process.env.AGENTPOOL_LISTEN || DEFAULT_LISTEN,
     ...(values["certs-dir"] ? { certsDir: values["certs-dir"] } : {}),
     ...(debounceMs !== undefined ? { debounceMs } : {}),
+    ...(resyncMs !== undefined ? { resyncMs } : {}),
     logLevel: logLevel as LogLevel,
     modules: values.module ?? [],
+    ...(moduleTimeoutMs !== undefined ? { moduleTimeoutMs } : {}),
+    ...(values["docker-sockets"] ? { dockerSockets: values["docker-sockets"] } : {}),
+    ...(values["docker-socket-group"] ? { dockerSocketGroup: values["docker-socket-group"] } : {}),
     stderr: process.stderr,
   });
 }
@@ -79,6 +112,7 @@ async function run(argv: string[]): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const io = { stdout: process.stdout, stderr: process.stderr };
+  if (command !== "run") releaseEarlySignals();
   try {
     switch (command) {
       case "run":
@@ -118,6 +152,4 @@ const exitCode = await main(process.argv.slice(2)).catch((err: unknown) => {
   process.stderr.write(`agentpool: internal error: ${err instanceof Error ? err.stack : err}\n`);
   return EXIT.crash;
 });
-// Let pino flush stdout before leaving.
-process.exitCode = exitCode;
-setImmediate(() => process.exit(exitCode)).unref();
+exitWhenFlushed(exitCode);

@@ -15,6 +15,7 @@ export interface StopReason {
 export class DaemonLifecycle {
   #phase: DaemonPhase = "starting";
   #reason: StopReason | undefined;
+  #reloadWhenRunning = false;
   #resolveStop!: (reason: StopReason) => void;
   /** Resolves with the first stop request. */
   readonly stopRequested: Promise<StopReason> = new Promise((resolve) => {
@@ -36,9 +37,17 @@ export class DaemonLifecycle {
     this.#resolveStop(this.#reason);
   }
 
-  /** Start-up finished without a stop request. */
-  markRunning(): void {
+  /** A reload asked for before the daemon runs (SIGHUP during start-up): it is done once running. */
+  deferReload(): void {
+    this.#reloadWhenRunning = true;
+  }
+
+  /** Start-up finished without a stop request; returns whether a reload was deferred meanwhile. */
+  markRunning(): boolean {
     if (this.#phase === "starting") this.#phase = "running";
+    const reload = this.#reloadWhenRunning;
+    this.#reloadWhenRunning = false;
+    return reload;
   }
 
   markStopping(): void {

@@ -1,5 +1,7 @@
 import { config as rxjsConfig } from "rxjs";
 import type { Logger } from "../log.js";
+import { watchForeignExit } from "./exit-guard.js";
+import type { Notifier } from "./notify.js";
 
 /** What the daemon does when the process is told something. */
 export interface ProcessHookHandlers {
@@ -18,13 +20,16 @@ export interface ProcessHookHandlers {
  * - `uncaughtException`, `unhandledRejection`: a `--module`'s mistake is
  *   logged and the daemon goes on;
  * - RxJS's `config.onUnhandledError`: a snapshot subscriber that throws is
- *   logged, never fatal. The previous handler is put back.
+ *   logged, never fatal. The previous handler is put back;
+ * - `exit`: an exit the daemon did not ask for (a module's `process.exit()`)
+ *   is logged and told to systemd (see `watchForeignExit`).
  */
-export function installProcessHooks(logger: Logger, handlers: ProcessHookHandlers): () => void {
-  const onHup = () => {
-    logger.info("SIGHUP: reloading");
-    handlers.reload();
-  };
+export function installProcessHooks(
+  logger: Logger,
+  notifier: Notifier,
+  handlers: ProcessHookHandlers,
+): () => void {
+  const onHup = () => handlers.reload();
   const onTerm = (signal: NodeJS.Signals) => handlers.stop(signal);
   const onUncaught = (err: unknown) =>
     logger.error({ err }, "uncaught error (in a module?); the daemon goes on");
@@ -35,10 +40,12 @@ export function installProcessHooks(logger: Logger, handlers: ProcessHookHandler
   process.on("SIGINT", onTerm);
   process.on("uncaughtException", onUncaught);
   process.on("unhandledRejection", onUncaught);
+  const unwatchExit = watchForeignExit(logger, notifier);
   let installed = true;
   return () => {
     if (!installed) return;
     installed = false;
+    unwatchExit();
     process.off("SIGHUP", onHup);
     process.off("SIGTERM", onTerm);
     process.off("SIGINT", onTerm);

@@ -1,10 +1,12 @@
 import { ConfigError } from "../config/errors.js";
+import { type DockerSockets, serveDockerSockets } from "../consumers/docker-sockets/index.js";
 import { createLogger, type Logger, type LogLevel } from "../log.js";
 import { type LogFormat, prettyDestination } from "../log-pretty.js";
 import { AgentPool } from "../pool/pool.js";
 import type { ReloadResult } from "../reload/result.js";
 import { type ConfigWatcher, watchConfig } from "../reload/watch-config.js";
 import { plural } from "./commands/io.js";
+import { claimEarlySignals } from "./early-signals.js";
 import { EXIT } from "./exit-codes.js";
 import { DaemonLifecycle, type StopReason } from "./lifecycle.js";
 import { startModules } from "./modules.js";
@@ -18,10 +20,18 @@ export interface RunOptions {
   listen: string;
   certsDir?: string;
   debounceMs?: number;
+  /** Period of the resync safety net; 0 turns it off. Default 30 000 ms. */
+  resyncMs?: number;
   logLevel: LogLevel;
   /** `pretty`: one human line per event (for a terminal). Default `json` (NDJSON). */
   logFormat?: LogFormat;
   modules: readonly string[];
+  /** How long each `--module` may take to load and start before it is left behind. Default 10 000 ms. */
+  moduleTimeoutMs?: number;
+  /** `--docker-sockets DIR`: serve each agent as `DIR/<name>.sock`. */
+  dockerSockets?: string;
+  /** `--docker-socket-group NAME`: sockets 0660 (folder 0750) for that group. */
+  dockerSocketGroup?: string;
   /** Bound on the whole shutdown (draining agent connections included). Default 10 000 ms. */
   shutdownTimeoutMs?: number;
   /** Where human-readable start-up errors go. */
@@ -65,11 +75,23 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   const life = new DaemonLifecycle();
   const shutdownController = new AbortController();
   // Filled as each part comes up, so that cleanup closes what started.
-  const parts: { watcher?: ConfigWatcher; status?: StatusServer } = {};
-  const removeHooks = installProcessHooks(logger, {
-    reload: () => parts.watcher?.reload(),
+  const parts: Parts = {};
+  const removeHooks = installProcessHooks(logger, notifier, {
+    reload: () => {
+      if (life.phase !== "running") {
+        life.deferReload();
+        logger.info("SIGHUP during start-up: reloading once the first load is done");
+        return;
+      }
+      logger.info("SIGHUP: reloading");
+      parts.watcher?.reload("signal");
+    },
     stop: (signal) => life.requestStop({ signal, code: EXIT.ok }),
   });
+  for (const signal of claimEarlySignals()) {
+    if (signal === "SIGHUP") life.deferReload();
+    else life.requestStop({ signal, code: EXIT.ok });
+  }
   logger.info(
     {
       configPath: options.configPath,
@@ -88,6 +110,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     shutdownController.abort();
     await parts.watcher?.close();
     await parts.status?.close();
+    await parts.dockerSockets?.close();
     await Promise.race([
       Promise.allSettled(pool.list().map((agent) => agent.close())),
       new Promise((done) => setTimeout(done, AGENT_DRAIN_MS).unref()),
@@ -114,9 +137,13 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   if (!life.stopReason) {
     // The watcher only errors if its pipeline died: exit, and let systemd restart us.
     watcher.results$.subscribe({ error: () => life.requestStop({ code: EXIT.crash }) });
-    life.markRunning();
+    const reloadNow = life.markRunning();
     notifier.ready(statusLine(pool, watcher.lastResult));
     logger.info({ agents: pool.size, version: pool.snapshot.version }, "ready");
+    if (reloadNow) {
+      logger.info("SIGHUP (received during start-up): reloading");
+      watcher.reload("signal");
+    }
     options.onReady?.({
       pool,
       watcher,
@@ -135,9 +162,19 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   });
 }
 
-/** Starts the watcher, the status endpoint and the modules, in that order, into `parts`; returns the watcher. */
+/** What the daemon runs besides the pool; each is set once it has started. */
+interface Parts {
+  watcher?: ConfigWatcher;
+  dockerSockets?: DockerSockets;
+  status?: StatusServer;
+}
+
+/**
+ * Starts the watcher, the docker sockets, the status endpoint and the modules,
+ * in that order, into `parts`; returns the watcher.
+ */
 async function startParts(
-  parts: { watcher?: ConfigWatcher; status?: StatusServer },
+  parts: Parts,
   deps: {
     options: RunOptions;
     pool: AgentPool;
@@ -152,8 +189,9 @@ async function startParts(
     configPath: options.configPath,
     ...(options.certsDir ? { certsDir: options.certsDir } : {}),
     ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
+    ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
     logger,
-    // Only reloads after start-up are told to systemd; the first load ends in READY=1 below.
+    // Only reloads after start-up are told to systemd; the first load ends in READY=1.
     onAttemptStart: () => {
       if (life.phase === "running") notifier.reloading();
     },
@@ -162,16 +200,33 @@ async function startParts(
     },
   });
   parts.watcher = watcher;
+  if (options.dockerSockets) {
+    parts.dockerSockets = await serveDockerSockets(pool, options.dockerSockets, {
+      logger,
+      ...(options.dockerSocketGroup ? { group: options.dockerSocketGroup } : {}),
+    });
+  }
   if (options.listen !== "off") {
     parts.status = await startStatusServer({
       listen: options.listen,
       pool,
       results$: watcher.results$,
+      watchProblem: () => watcher.watchProblem,
       configPath: options.configPath,
       logger,
+      ...(parts.dockerSockets ? { dockerSockets: parts.dockerSockets } : {}),
     });
   }
-  await startModules(options.modules, { pool, logger, signal });
+  // A module that never finishes starting must not hold back READY=1 nor a SIGTERM.
+  await Promise.race([
+    startModules(options.modules, {
+      pool,
+      logger,
+      signal,
+      ...(options.moduleTimeoutMs !== undefined ? { timeoutMs: options.moduleTimeoutMs } : {}),
+    }),
+    life.stopRequested,
+  ]);
   return watcher;
 }
 

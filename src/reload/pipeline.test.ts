@@ -29,6 +29,24 @@ it("coalesce: a burst becomes one trigger once the debounce passes, keeping its 
   });
 });
 
+it("coalesce: a signal in a burst keeps its kind; a file event outranks a resync", () => {
+  scheduler().run(({ cold, expectObservable }) => {
+    const t = (kind: Trigger["kind"], at: number): Trigger => ({ kind, at });
+    const events = cold("a-b 20ms c-d 20ms e", {
+      a: t("resync", 0),
+      b: t("signal", 2),
+      c: t("resync", 25),
+      d: t("file", 27),
+      e: t("resync", 50),
+    });
+    expectObservable(events.pipe(coalesce(10))).toBe("12ms x 22ms y 20ms z", {
+      x: { kind: "signal", at: 0 },
+      y: { kind: "file", at: 25 },
+      z: { kind: "resync", at: 50 },
+    });
+  });
+});
+
 const prepared = {} as PreparedConfig;
 const ok = (digest: string, kind: Trigger["kind"] = "file"): Candidate => ({
   ok: true,
@@ -51,6 +69,14 @@ async function kept(candidates: Candidate[]): Promise<string[]> {
   const out = await lastValueFrom(from(candidates).pipe(skipUnchanged(), toArray()));
   return out.map((c) => `${c.ok ? "ok" : "fail"}:${c.digest}`);
 }
+
+it("skipUnchanged drops a resync that found the same bytes, but never a SIGHUP", async () => {
+  expect(await kept([ok("A"), ok("A", "resync"), ok("A", "signal"), ok("B", "resync")])).toEqual([
+    "ok:A",
+    "ok:A",
+    "ok:B",
+  ]);
+});
 
 it("skipUnchanged drops a repeat of the same bytes and outcome, but never a forced attempt", async () => {
   expect(

@@ -23,9 +23,17 @@ import type { PreparedConfig } from "../config/load.js";
 import type { AgentPool } from "../pool/pool.js";
 import type { ReloadResult } from "./result.js";
 
-/** Why an attempt starts: a file event, a forced reload (SIGHUP, `reload()`), or start-up. */
+/**
+ * Why an attempt starts: start-up, a file event, a forced reload (`reload()`,
+ * or SIGHUP: `signal`), or the periodic resync finding a change no event told of.
+ */
+export type TriggerKind = "initial" | "file" | "forced" | "signal" | "resync";
+
+/** Forced attempts go through even when no byte changed. */
+export const isForced = (kind: TriggerKind): boolean => kind === "forced" || kind === "signal";
+
 export interface Trigger {
-  kind: "initial" | "file" | "forced";
+  kind: TriggerKind;
   /** `performance.now()` of the first event of the burst. */
   at: number;
 }
@@ -52,7 +60,7 @@ export type Candidate =
 /**
  * Bursts of triggers become one: waits until `debounceMs` pass without a new
  * one. The merged trigger keeps the time of the first event (for latency) and
- * is forced if any trigger in the burst was.
+ * is forced if any trigger in the burst was; a file event outranks a resync.
  */
 export function coalesce(
   debounceMs: number,
@@ -66,12 +74,14 @@ export function coalesce(
         map((burst): Trigger => {
           // A loop, not Math.min(...burst): a burst can hold many thousand events.
           let at = Number.POSITIVE_INFINITY;
-          let forced = false;
+          let forced: TriggerKind | undefined;
+          let file = false;
           for (const trigger of burst) {
             if (trigger.at < at) at = trigger.at;
-            if (trigger.kind === "forced") forced = true;
+            if (forced === undefined && isForced(trigger.kind)) forced = trigger.kind;
+            if (trigger.kind === "file") file = true;
           }
-          return { kind: forced ? "forced" : (burst[0] as Trigger).kind, at };
+          return { kind: forced ?? (file ? "file" : (burst[0] as Trigger).kind), at };
         }),
       ),
     );
@@ -98,12 +108,12 @@ export function prepareCandidate(
     defer(() => {
       // A forced attempt cut short by a newer trigger hands its force on:
       // otherwise a SIGHUP followed by an event with unchanged bytes is lost.
-      let forcedPending = false;
+      let forcedPending: TriggerKind | undefined;
       return triggers.pipe(
         map((trigger): Trigger => {
-          const forced = trigger.kind === "forced" || (forcedPending && trigger.kind === "file");
-          forcedPending = forced;
-          return forced ? { ...trigger, kind: "forced" } : trigger;
+          if (isForced(trigger.kind)) forcedPending = trigger.kind;
+          else if (trigger.kind === "initial") forcedPending = undefined;
+          return forcedPending ? { ...trigger, kind: forcedPending } : trigger;
         }),
         switchMap((trigger) =>
           defer(() => {
@@ -148,7 +158,7 @@ export function prepareCandidate(
                 );
               }),
               tap(() => {
-                forcedPending = false;
+                forcedPending = undefined;
               }),
               // A newer trigger unsubscribes: abort the reads still under way.
               finalize(() => controller.abort()),
@@ -162,7 +172,7 @@ export function prepareCandidate(
 /**
  * Drops candidates whose files hold the same bytes as the previous attempt's,
  * with the same outcome: that is not a change. Forced and initial attempts
- * always go through. A rejected candidate's digest is taken after it failed,
+ * always go through; file- and resync-caused ones only with a change. A rejected candidate's digest is taken after it failed,
  * so it may already reflect a later write; its outcome (and message) is
  * compared too, or a good file arriving just then would be dropped.
  */
@@ -175,7 +185,10 @@ export function skipUnchanged(
       return source.pipe(
         filter((candidate) => {
           const key = `${candidate.digest}:${candidate.ok ? "ok" : candidate.error.message}`;
-          const skip = key === previous && candidate.trigger.kind === "file";
+          const skip =
+            key === previous &&
+            !isForced(candidate.trigger.kind) &&
+            candidate.trigger.kind !== "initial";
           previous = key;
           if (skip) onSkip?.(candidate);
           return !skip;
@@ -196,7 +209,9 @@ export function swapInto(pool: AgentPool): OperatorFunction<Candidate, ReloadRes
       let loaded = false;
       return source.pipe(
         map((candidate): ReloadResult => {
-          const cause = loaded ? "reload" : "initial";
+          // The snapshot's cause is the pool's (SPEC §3); the result tells why.
+          const snapshotCause = loaded ? "reload" : "initial";
+          const cause = loaded ? candidate.trigger.kind : "initial";
           const waitMs = Math.max(0, candidate.started - candidate.trigger.at);
           if (!candidate.ok) {
             return {
@@ -216,7 +231,7 @@ export function swapInto(pool: AgentPool): OperatorFunction<Candidate, ReloadRes
                 pool.removeAll();
                 for (const agent of candidate.config.agents) pool.add(agent);
               },
-              { cause },
+              { cause: snapshotCause },
             );
           } catch (err) {
             // The loader validated everything; an agent refusing now is a bug

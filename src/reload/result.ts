@@ -1,5 +1,12 @@
 import type { ConfigError } from "../config/errors.js";
 
+/**
+ * What started an attempt: start-up (`initial`, also every attempt until one
+ * succeeded), a file event (`file`), SIGHUP (`signal`), `reload()` (`forced`),
+ * or the periodic resync finding a change no file event told of (`resync`).
+ */
+export type ReloadCause = "initial" | "file" | "signal" | "forced" | "resync";
+
 /** The outcome of one reload attempt. */
 export type ReloadResult = ReloadSuccess | ReloadFailure;
 
@@ -16,8 +23,8 @@ export interface ReloadSuccess {
   agents: number;
   /** Warnings the loader raised for the accepted file. */
   warnings: readonly string[];
-  /** "initial" for the first load, "reload" after. */
-  cause: "initial" | "reload";
+  /** "initial" until the first load succeeded; after it, what started the attempt. */
+  cause: ReloadCause;
   /** ISO time the attempt finished. */
   at: string;
   timings: ReloadTimings;
@@ -37,7 +44,7 @@ export interface ReloadFailure {
   ok: false;
   error: ConfigError;
   durationMs: number;
-  cause: "initial" | "reload";
+  cause: ReloadCause;
   at: string;
   timings: Omit<ReloadTimings, "swapMs">;
 }

@@ -17,13 +17,15 @@ import type { AgentPool } from "../pool/pool.js";
 import {
   type Candidate,
   coalesce,
+  isForced,
   prepareCandidate,
   skipUnchanged,
   swapInto,
   type Trigger,
 } from "./pipeline.js";
 import type { ReloadResult } from "./result.js";
-import { FileSource } from "./source.js";
+import { chainIdentities, DEFAULT_RESYNC_MS, firstDifference } from "./resync.js";
+import { FileSource, type WatchProblem } from "./source.js";
 
 export interface WatchConfigOptions {
   /** The config file. Messages name it as given here. */
@@ -34,6 +36,13 @@ export interface WatchConfigOptions {
   debounceMs?: number;
   /** Default: a silent logger. */
   logger?: Logger;
+  /**
+   * Period of the resync: how often the identity (device, inode, size, mtime,
+   * link target) of every file and link on the watched chains is compared
+   * with what the last attempt read. A difference means a file event was
+   * missed: it is logged as a warning and reloaded. Default 30 000 ms; 0 turns it off.
+   */
+  resyncMs?: number;
   /**
    * Called when an attempt turns out to be a reload (for systemd's
    * RELOADING=1): a forced one as its preparation starts, one caused by file
@@ -48,7 +57,7 @@ export interface WatchConfigOptions {
 /** Smallest debounce that still merges the write pairs editors make (truncate + write, unlink + create). */
 export const DEFAULT_DEBOUNCE_MS = 10;
 
-const DEFAULTS = Object.freeze({ debounceMs: DEFAULT_DEBOUNCE_MS });
+const DEFAULTS = Object.freeze({ debounceMs: DEFAULT_DEBOUNCE_MS, resyncMs: DEFAULT_RESYNC_MS });
 
 export interface ConfigWatcher {
   /**
@@ -60,8 +69,13 @@ export interface ConfigWatcher {
   readonly results$: Observable<ReloadResult>;
   /** The latest result, if any. */
   readonly lastResult: ReloadResult | undefined;
-  /** Forces an attempt even if no byte changed (SIGHUP). */
-  reload(): void;
+  /**
+   * Forces an attempt even if no byte changed. `cause` is what the result
+   * and the log line say: `forced` (the default), or `signal` for SIGHUP.
+   */
+  reload(cause?: "forced" | "signal"): void;
+  /** Why the file watcher cannot promise to see every change right now, if it cannot. */
+  readonly watchProblem: WatchProblem | undefined;
   /** Stops watching; the pool keeps its agents. */
   close(): Promise<void>;
 }
@@ -83,11 +97,14 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
       debounceMs: check.nonNegativeMs,
       onAttemptStart: check.function,
       onAttemptEnd: check.function,
+      resyncMs: (value) =>
+        check.nonNegativeMs(value) && "must be a number of milliseconds, 0 (off) or more",
     },
     ["configPath"],
   );
   const debounceMs = opts.debounceMs;
   const logger = (opts.logger ?? createLogger("silent")).child({ module: "reload" });
+  const resyncMs = opts.resyncMs;
   const configPath = opts.configPath;
   const absolutePath = resolve(configPath);
 
@@ -126,8 +143,23 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
     }
   };
 
+  // What the resync compares against: the identities of the files the last
+  // attempt read, taken BEFORE it read them (a change during the read must
+  // show as a difference, not be recorded as seen).
+  const resync = {
+    files: [absolutePath] as string[],
+    inFlight: false,
+    startedAt: 0,
+    lastEventAt: 0,
+    beforeRead: new Map<string, string>(),
+    read: undefined as Map<string, string> | undefined,
+  };
+
   const prepare = (signal: AbortSignal, trigger: Trigger) => {
-    if (trigger.kind === "forced") hook("onAttemptStart", opts.onAttemptStart);
+    if (isForced(trigger.kind)) hook("onAttemptStart", opts.onAttemptStart);
+    resync.inFlight = true;
+    resync.startedAt = performance.now();
+    if (resyncMs > 0) resync.beforeRead = chainIdentities(resync.files);
     return prepareConfig(configPath, {
       ...(opts.certsDir ? { certsDir: opts.certsDir } : {}),
       signal,
@@ -138,15 +170,62 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
   // at, a missing file or folder that may appear later.
   const watchInputsOf = (candidate: Candidate) => {
     const inputs = candidate.ok ? [...candidate.config.inputs.keys()] : candidate.error.inputs;
+    resync.files = [absolutePath, ...inputs];
+    resync.inFlight = false;
     files
-      .watchFiles([absolutePath, ...inputs])
+      .watchFiles(resync.files)
       .catch((err: unknown) => logger.warn({ err }, "could not watch the config's files"));
+    if (resyncMs > 0) {
+      // Paths new to this attempt (a TLS file it just started to use) are
+      // taken now; the ones the previous attempt had too, from before the read.
+      const read = chainIdentities(resync.files);
+      for (const [path, identity] of resync.beforeRead)
+        if (read.has(path)) read.set(path, identity);
+      resync.read = read;
+    }
   };
+
+  // The safety net under the watcher: a file event that never came (a lost
+  // watch, a full inotify queue, the watch limit) still changes an identity.
+  const resyncTick = () => {
+    // A folder the kernel refused to watch (a limit since raised) is tried again.
+    if (files.problem)
+      files
+        .watchFiles(resync.files)
+        .catch((err: unknown) => logger.warn({ err }, "could not watch the config's files"));
+    // An event or an attempt under way reads the files anyway.
+    if (closed || resync.inFlight || resync.lastEventAt > resync.startedAt || !resync.read) return;
+    const now = chainIdentities(resync.files);
+    const path = firstDifference(resync.read, now);
+    if (path === undefined) return;
+    logger.warn(
+      { path, resyncMs, watchProblem: files.problem?.code },
+      `a file event was missed: ${path} changed and no event told of it; reloading`,
+    );
+    resync.read = now;
+    forced$.next({ kind: "resync", at: performance.now() });
+  };
+  const resyncTimer =
+    resyncMs > 0
+      ? setInterval(() => {
+          try {
+            resyncTick();
+          } catch (err) {
+            logger.warn({ err }, "resync failed");
+          }
+        }, resyncMs)
+      : undefined;
+  resyncTimer?.unref();
 
   const triggers$ = concat(
     of<Trigger>({ kind: "initial", at: performance.now() }),
     merge(
-      files.events$.pipe(map((event): Trigger => ({ kind: "file", at: event.at }))),
+      files.events$.pipe(
+        map((event): Trigger => {
+          resync.lastEventAt = event.at;
+          return { kind: "file", at: event.at };
+        }),
+      ),
       forced$,
     ).pipe(coalesce(debounceMs)),
   );
@@ -158,7 +237,7 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
       skipUnchanged(),
       // Only now is a file-caused attempt known to change something.
       tap((candidate) => {
-        if (candidate.trigger.kind !== "forced") hook("onAttemptStart", opts.onAttemptStart);
+        if (!isForced(candidate.trigger.kind)) hook("onAttemptStart", opts.onAttemptStart);
       }),
       swapInto(pool),
       tap((result) => logResult(logger, result)),
@@ -193,12 +272,16 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
     get lastResult() {
       return lastResult;
     },
-    reload() {
-      if (!closed) forced$.next({ kind: "forced", at: performance.now() });
+    reload(cause = "forced") {
+      if (!closed) forced$.next({ kind: cause, at: performance.now() });
+    },
+    get watchProblem() {
+      return files.problem;
     },
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(resyncTimer);
       subscription.unsubscribe();
       if (!settled) failReady(new Error("the config watcher was closed before the first load"));
       forced$.complete();

@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { AgentConfig } from "../agent/agent.js";
 import { API_BASE } from "../agent/protocol.js";
+import { proxyDockerRequest, proxyDockerUpgrade } from "./docker-proxy.js";
 import { createTestPki, type TestPki } from "./pki.js";
 
 export interface TestContainer {
@@ -31,6 +32,11 @@ export interface TestAgentOptions {
   /** Address to listen on. Default 127.0.0.1, port 0. */
   host?: string;
   port?: number;
+  /**
+   * Pass every path outside `/godoxy/agent` to the Docker Engine API on this
+   * unix socket (podman's, or a stub's), upgrades included, as GoDoxy's agent does.
+   */
+  dockerSocket?: string;
   /** Extra routes; return true when the request was answered. */
   handle?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
@@ -116,6 +122,8 @@ export async function startTestAgent(options: TestAgentOptions = {}): Promise<Te
       const target = url.searchParams.toString();
       return json(res, 200, { healthy: true, detail: `checked ${target}`, latency: 1_500_000 });
     }
+    if (options.dockerSocket && !path.startsWith(`${API_BASE}/`))
+      return proxyDockerRequest(options.dockerSocket, req, res);
     if (path === "/_ping") return text(res, 200, "OK");
     if (path === "/version")
       return json(res, 200, { Version: "27.3.1", ApiVersion: "1.47", Os: "linux" });
@@ -138,6 +146,13 @@ export async function startTestAgent(options: TestAgentOptions = {}): Promise<Te
     },
   );
   server.on("secureConnection", () => handshakes++);
+  const dockerSocket = options.dockerSocket;
+  if (dockerSocket) {
+    server.on("upgrade", (req, socket: Socket, head: Buffer) => {
+      requests++;
+      proxyDockerUpgrade(dockerSocket, req, socket, head);
+    });
+  }
   // Dropping tls.Server's own connection listener leaves sockets accepted but
   // never answered, so the client waits for a ServerHello that never comes.
   if (options.stallHandshake) server.removeAllListeners("connection");

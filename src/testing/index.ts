@@ -13,6 +13,7 @@ export {
   type TestAgentOptions,
   type TestContainer,
 } from "./agent-server.js";
+export { type DockerApiStub, startDockerApiStub } from "./docker-api-stub.js";
 export {
   createCa,
   createTestPki,

@@ -17,9 +17,11 @@ export const MEASURES: Readonly<Record<string, () => Promise<Module>>> = Object.
   reload: () => import("./reload-latency.js"),
   connections: () => import("./connections.js"),
   throughput: () => import("./throughput.js"),
+  "docker-sockets": () => import("./docker-sockets.js"),
   memory: () => import("./memory.js"),
   startup: () => import("./startup.js"),
   idle: () => import("./idle.js"),
+  soak: () => import("./soak.js"),
 });
 
 async function main(argv: string[]): Promise<void> {

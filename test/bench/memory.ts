@@ -5,7 +5,7 @@
  *  a. 1,000 reloads of a 1,000-agent config, applied as the pipeline's swap
  *     applies them (the loader's output for two alternating files): leaks per
  *     agent per reload in the pool, agents, connections and snapshots.
- *  b. 1,000 reloads through the real watcher (file write → chokidar → loader
+ *  b. 1,000 reloads through the real watcher (file write → fs.watch → loader
  *     → swap) of a 10-agent config: leaks per reload in the pipeline.
  *  c. 100 reloads through the real watcher of the 1,000-agent config: the
  *     loader and its TLS cache at scale. (1,000 of those would take minutes:

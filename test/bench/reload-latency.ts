@@ -234,7 +234,7 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
     how:
       "A config.yml of N agents (object form, all on the same three PEM files) in a temporary " +
       "folder, a pool, and watchConfig() with its default debounce " +
-      `(${DEFAULT_DEBOUNCE_MS} ms) — the real chokidar watcher, loader and swap. Each edit renames ` +
+      `(${DEFAULT_DEBOUNCE_MS} ms) — the real file watcher, loader and swap. Each edit renames ` +
       "one agent (a one-line change) and is written either in place (`await writeFile`) or to a " +
       "temporary file in the same folder that is then renamed over config.yml (`await rename`). " +
       "The clock starts when that call returns and stops in a pool.snapshots$ subscriber when the " +

@@ -5,7 +5,7 @@
  *
  *     node dist-bench/test/bench/run.js [--quick] [--only=lookups,commit,...]
  *
- * Measures: lookups, reload, commit, connections, throughput, memory, startup, idle.
+ * Measures: lookups, reload, commit, connections, throughput, docker-sockets, memory, startup, idle, soak.
  *
  * Timings never fail the bench: it exits 0 whatever the figures, and non-zero
  * only when a measure itself broke.
@@ -33,8 +33,10 @@ const PLAN: readonly (readonly string[])[] = [
   ["reload"],
   ["connections"],
   ["throughput"],
+  ["docker-sockets"],
   ["startup"],
   ["idle", "memory"],
+  ["soak"],
 ];
 
 /** Which code was measured: the commit, and files under src/ that differ from it. */

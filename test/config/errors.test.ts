@@ -632,7 +632,7 @@ describe("collecting and locating", () => {
     expect(error.inputs).toEqual([dir.configPath]);
   });
 
-  it("never quotes PEM text pasted where a path belongs", async () => {
+  it("never quotes a private key pasted where a path belongs", async () => {
     const dir = await freshDir();
     const pasted = pki.key
       .trim()
@@ -645,7 +645,7 @@ describe("collecting and locating", () => {
     );
     const error = await rejection(dir.configPath);
     expect(error.message).toBe(
-      `${dir.configPath}:7:19: providers.agents[0].tls.key_file: expected a file path, got PEM text; put it in a file and give that file's path`,
+      `${dir.configPath}:7:19: providers.agents[0].tls.key_file: looks like a private key; it belongs in a file named by key_file`,
     );
     const body = pki.key.split("\n")[1] ?? "";
     expect(body.length).toBeGreaterThan(10);

@@ -73,14 +73,14 @@ describe("agentpool run", () => {
     await daemon.waitForLog((l) => l.msg === "ready");
 
     await writeFile(ws.configPath, ws.yaml(AB, "edited"));
-    const edit = await daemon.waitForLog((l) => loaded(l) && l.cause === "reload");
+    const edit = await daemon.waitForLog((l) => loaded(l) && l.cause === "file");
     expect(edit).toMatchObject({ agents: 2, added: 1, removed: 0, changed: 0 });
     expect(typeof edit.durationMs).toBe("number");
 
     // No byte changed: an attempt that is logged but publishes no new snapshot.
     daemon.child.kill("SIGHUP");
     await daemon.waitForLog(
-      (l) => loaded(l) && l.cause === "reload" && l.added === 0 && l.version === 2,
+      (l) => loaded(l) && l.cause === "signal" && l.added === 0 && l.version === 2,
     );
 
     const started = Date.now();

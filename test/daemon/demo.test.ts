@@ -30,7 +30,7 @@ it("agentpool demo: two agents answer, an edit reloads, Ctrl-C cleans up", async
   // The edit a user would try first: rename an agent.
   const text = await readFile(configPath as string, "utf8");
   await writeFile(configPath as string, text.replace("name: demo-web", "name: renamed-web"));
-  await demo.waitForLog((l) => l.result === "success" && l.cause === "reload" && l.changed === 1);
+  await demo.waitForLog((l) => l.result === "success" && l.cause === "file" && l.changed === 1);
   await demo.waitForLog((l) => l.msg === "containers on agent" && l.agent === "renamed-web");
 
   demo.child.kill("SIGINT");

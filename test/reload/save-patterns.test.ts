@@ -54,8 +54,9 @@ async function start(initial = A, debounceMs?: number): Promise<void> {
   // Both subscriptions replay the current state; only what comes next counts.
   snapshots.length = 0;
   results.length = 0;
-  // Let the watcher finish setting up its directory watches.
-  await sleep(150);
+  // Let the watcher finish setting up its directory watches, and the attempt
+  // that follows them (one debounce later) end before the test writes.
+  await sleep(150 + (debounceMs ?? 0));
 }
 
 const names = () => pool.list().map((a) => a.name);
@@ -123,6 +124,14 @@ describe("reload on every way of saving config.yml", () => {
     await writeFile(tmp, ws.yaml(AB, "renamed"));
     await rename(tmp, ws.configPath);
     await expectOneSnapshotWith(["alpha", "beta"]);
+    // The pool's snapshot says "reload" (SPEC §3); the result says what caused it.
+    expect(results.at(-1)?.cause).toBe("file");
+  });
+
+  it("refuses a resync period that is not a number of milliseconds", () => {
+    expect(() => watchConfig(pool, { configPath: ws.configPath, resyncMs: -1 })).toThrow(
+      /resyncMs must be a number of milliseconds/,
+    );
   });
 
   it("sed -i", async () => {
@@ -235,7 +244,14 @@ describe("reload on every way of saving config.yml", () => {
     const version = pool.snapshot.version;
     watcher?.reload();
     await waitFor("the forced attempt", () => results.length === 1, 10_000);
-    expect(results[0]).toMatchObject({ ok: true, version, added: [], removed: [], changed: [] });
+    expect(results[0]).toMatchObject({
+      ok: true,
+      cause: "forced",
+      version,
+      added: [],
+      removed: [],
+      changed: [],
+    });
     expect(snapshots).toHaveLength(0);
   });
 

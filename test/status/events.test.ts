@@ -130,7 +130,7 @@ describe("/events", () => {
     expect(JSON.parse(client.events[1]?.data ?? "")).toEqual({
       ok: true,
       at: good.at,
-      cause: "reload",
+      cause: "file",
       durationMs: 7,
       version: 4,
       added: 2,
@@ -140,7 +140,7 @@ describe("/events", () => {
     expect(JSON.parse(client.events[2]?.data ?? "")).toEqual({
       ok: false,
       at: bad.at,
-      cause: "reload",
+      cause: "file",
       durationMs: 2,
       error: LOCATED_ERROR,
       code: "ERR_CONFIG_INVALID",

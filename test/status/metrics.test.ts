@@ -52,6 +52,7 @@ const OWN = {
   agentpool_config_last_reload_successful: "gauge",
   agentpool_config_last_reload_success_timestamp_seconds: "gauge",
   agentpool_reload_duration_seconds: "histogram",
+  agentpool_reload_resync_total: "counter",
   agentpool_agent_info: "gauge",
   agentpool_agent_info_probe_success: "gauge",
   agentpool_events_clients: "gauge",

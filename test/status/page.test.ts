@@ -165,7 +165,7 @@ describe.skipIf(!CHROMIUM)("status page in a real browser (skipped: no chromium 
       .toEqual([expect.stringMatching(/^edge-a-renamed/)]);
     expect(await page.locator("#version").textContent()).toBe("2");
     expect(await page.locator("#history tbody tr").first().textContent()).toMatch(
-      /reload.*ok.*\+0 −2 ~1.*snapshot 2/,
+      /file.*ok.*\+0 −2 ~1.*snapshot 2/,
     );
     expect(await page.evaluate("window.__sameDocument")).toBe(true);
   }, 60_000);
@@ -184,7 +184,7 @@ describe.skipIf(!CHROMIUM)("status page in a real browser (skipped: no chromium 
     expect(await page.locator("#reload-error-note").textContent()).toMatch(/snapshot 2/);
     expect(await page.locator("#last-reload").textContent()).toMatch(/^rejected at /);
     expect(await page.locator("#history tbody tr").first().textContent()).toMatch(
-      /reload.*rejected.*ERR_CONFIG_INVALID.*:3:13: providers\.agents\[0\]\.addr: .*\(\+3 more\)$/,
+      /file.*rejected.*ERR_CONFIG_INVALID.*:3:13: providers\.agents\[0\]\.addr: .*\(\+3 more\)$/,
     );
     expect(await rows().allTextContents()).toEqual([expect.stringMatching(/^edge-a-renamed/)]);
 

@@ -132,7 +132,7 @@ describe("status endpoint routes", () => {
         ok: true,
         at: good.at,
         durationMs: good.durationMs,
-        cause: "reload",
+        cause: "file",
         version: good.version,
         warnings: ["key.pem is readable by others"],
       },
@@ -141,7 +141,7 @@ describe("status endpoint routes", () => {
         {
           ok: true,
           at: good.at,
-          cause: "reload",
+          cause: "file",
           durationMs: good.durationMs,
           version: good.version,
           added: 0,
@@ -193,7 +193,7 @@ describe("status endpoint routes", () => {
     expect(body.recentReloads[0]).toEqual({
       ok: false,
       at: at(24),
-      cause: "reload",
+      cause: "file",
       durationMs: 2,
       error: LOCATED_ERROR,
       code: "ERR_CONFIG_INVALID",

@@ -23,8 +23,11 @@ export function startDaemon(
   args: string[],
   env: NodeJS.ProcessEnv = {},
   cwd?: string,
+  /** A command the daemon runs under (e.g. `unshare …`), which must exec it. */
+  wrapper: readonly string[] = [],
 ): DaemonProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const [command, ...prefix] = [...wrapper, process.execPath];
+  const child = spawn(command as string, [...prefix, CLI, ...args], {
     env: { ...process.env, ...env },
     ...(cwd ? { cwd } : {}),
     stdio: ["ignore", "pipe", "pipe"],

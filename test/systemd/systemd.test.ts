@@ -257,7 +257,7 @@ describe("under a real systemd (systemd-nspawn -b, Debian 12)", () => {
     const m = await skipUnlessUp(ctx);
     const reload = await m.exec("systemctl", ["reload", UNIT]);
     expect(reload.code, reload.stderr).toBe(0);
-    const lines = await journalUntil(loaded(2, "reload"), "the forced reload");
+    const lines = await journalUntil(loaded(2, "signal"), "the forced reload");
     expect(lines.some((l) => l.includes("SIGHUP: reloading"))).toBe(true);
     expect((await m.show(UNIT, ["ActiveState"])).ActiveState).toBe("active");
   });
@@ -265,7 +265,7 @@ describe("under a real systemd (systemd-nspawn -b, Debian 12)", () => {
   it("an edit saved by rename is applied (journal, STATUS=)", async (ctx) => {
     await skipUnlessUp(ctx);
     await saveByRename(agentsYaml([1, 2, 3], "three agents"));
-    await journalUntil(loaded(3, "reload"), "the edit");
+    await journalUntil(loaded(3, "file"), "the edit");
     await showUntil(
       ["StatusText"],
       (p) => p.StatusText?.startsWith("3 agents") ?? false,
@@ -290,7 +290,7 @@ describe("under a real systemd (systemd-nspawn -b, Debian 12)", () => {
     expect(after).toMatchObject({ ActiveState: "active", MainPID: before.MainPID, NRestarts: "0" });
     expect(after.StatusText).toMatch(/^3 agents, snapshot 2; last reload failed: /);
     await saveByRename(agentsYaml([1, 2], "fixed"));
-    await journalUntil(loaded(2, "reload"), "the fix");
+    await journalUntil(loaded(2, "file"), "the fix");
   });
 
   it("survives longer than WatchdogSec", async (ctx) => {

@@ -3,6 +3,7 @@ import type { AgentInfo } from "../../agent/protocol.js";
 import { check, resolveOptions } from "../../options.js";
 import type { PoolSnapshot } from "../../pool/snapshot.js";
 import type { ReloadResult } from "../../reload/result.js";
+import { reportedLabel } from "./label.js";
 
 /** What the info prober knows about one agent, as far as metrics care. */
 export interface AgentInfoState {
@@ -25,12 +26,15 @@ export interface AgentInfoState {
  * | `agentpool_agents` | gauge | agents in the current snapshot |
  * | `agentpool_snapshot_version` | gauge | version of the current snapshot |
  * | `agentpool_reloads_total{result}` | counter | reload attempts, `result` = `success` or `failure` |
+ * | `agentpool_reload_resync_total` | counter | reload attempts the resync started (a file event was missed) |
  * | `agentpool_config_last_reload_successful` | gauge | 1 when the latest attempt succeeded, else 0 |
  * | `agentpool_config_last_reload_success_timestamp_seconds` | gauge | Unix time of the latest successful attempt |
  * | `agentpool_reload_duration_seconds` | histogram | duration of each attempt |
  * | `agentpool_agent_info{addr,name,version,runtime}` | gauge | 1 per agent whose `/info` is known |
  * | `agentpool_agent_info_probe_success{addr,name}` | gauge | 1 when the latest `/info` probe succeeded, 0 when it failed |
  * | `agentpool_events_clients` | gauge | connected `/events` clients |
+ * | `agentpool_docker_socket_requests_total{addr,name}` | counter | requests on the agent's docker socket (`--docker-sockets`) |
+ * | `agentpool_docker_socket_open_streams{addr,name}` | gauge | answers streaming and upgraded streams open on it |
  *
  * Process metrics use prom-client's standard, unprefixed names (`process_*`,
  * `nodejs_*`), so stock Node.js dashboards work unchanged; only the three
@@ -97,6 +101,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ["result"] as const,
     registers,
   });
+  const resyncReloads = new Counter({
+    name: "agentpool_reload_resync_total",
+    help: "Reload attempts the periodic resync started because a file event was missed.",
+    registers,
+  });
   const lastSuccessful = new Gauge({
     name: "agentpool_config_last_reload_successful",
     help: "Whether the latest config reload attempt succeeded (1) or was rejected (0).",
@@ -155,6 +164,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registry,
     observe(result) {
       reloads.inc({ result: result.ok ? "success" : "failure" });
+      if (result.cause === "resync") resyncReloads.inc();
       duration.observe(Math.max(0, result.durationMs) / 1000);
       lastSuccessful.set(result.ok ? 1 : 0);
       if (result.ok) {
@@ -179,7 +189,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         const labels = {
           addr,
           name: state.name,
-          version: state.info.version,
+          version: reportedLabel(state.info.version),
           runtime: state.info.runtime,
         };
         agentInfo.set(labels, 1);

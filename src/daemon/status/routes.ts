@@ -1,6 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  type DockerSocketsSource,
+  dockerSocketsStatus,
+} from "../../consumers/docker-sockets/status.js";
 import type { Logger } from "../../log.js";
 import type { AgentPool } from "../../pool/pool.js";
+import type { WatchProblem } from "../../reload/source.js";
 import type { EventStream } from "./events.js";
 import type { Metrics } from "./metrics.js";
 import { STATUS_PAGE_PATHS, statusPageRoutes } from "./page/route.js";
@@ -27,11 +32,13 @@ export interface RouteSources {
   prober: InfoProber;
   reloads: ReloadReadModel;
   events: EventStream;
+  dockerSockets: DockerSocketsSource | undefined;
+  watchProblem: (() => WatchProblem | undefined) | undefined;
 }
 
 /** Every endpoint of the status server, each in one line or a few. */
 export function statusRoutes(from: RouteSources): Record<(typeof ENDPOINTS)[number], Route> {
-  const { pool, configPath, log, metrics, prober, reloads, events } = from;
+  const { pool, configPath, log, metrics, prober, reloads, events, dockerSockets } = from;
   return {
     "/healthz": (_req, res) => sendText(res, 200, "ok"),
     "/readyz": (_req, res) => {
@@ -42,9 +49,15 @@ export function statusRoutes(from: RouteSources): Record<(typeof ENDPOINTS)[numb
       sendJson(
         res,
         200,
-        pool.snapshot.agents.map((agent) => agentRow(agent, prober.get(agent.addr))),
+        pool.snapshot.agents.map((agent) => agentRow(agent, prober.get(agent.addr), dockerSockets)),
       ),
-    "/status": (_req, res) => sendJson(res, 200, reloads.statusBody(pool.snapshot, configPath)),
+    "/status": (_req, res) => {
+      const body = reloads.statusBody(pool.snapshot, configPath);
+      if (dockerSockets) body.dockerSockets = dockerSocketsStatus(dockerSockets);
+      const watchProblem = from.watchProblem?.();
+      if (watchProblem) body.watchProblem = watchProblem;
+      sendJson(res, 200, body);
+    },
     "/metrics": (_req, res) => {
       metrics.registry.metrics().then(
         (text) => send(res, 200, text, metrics.registry.contentType),

@@ -1,10 +1,15 @@
 import { createServer } from "node:http";
 import type { Observable, Subscription } from "rxjs";
+import {
+  type DockerSocketsSource,
+  registerDockerSocketMetrics,
+} from "../../consumers/docker-sockets/status.js";
 import type { Logger } from "../../log.js";
 import { check, resolveOptions } from "../../options.js";
 import type { AgentPool } from "../../pool/pool.js";
 import type { PoolSnapshot } from "../../pool/snapshot.js";
 import type { ReloadResult } from "../../reload/result.js";
+import type { WatchProblem } from "../../reload/source.js";
 import { EventStream, sseFrame } from "./events.js";
 import { closeGracefully, isLoopbackAddress, listenOn, parseListen } from "./listen.js";
 import { createMetrics, type Metrics } from "./metrics.js";
@@ -37,6 +42,10 @@ export interface StatusServerOptions {
    * feeds it from `results$`, the pool and the prober: do not feed it elsewhere too.
    */
   metrics?: Metrics;
+  /** Docker sockets to show in `/status`, `/agents` and the metrics (`--docker-sockets`). */
+  dockerSockets?: DockerSocketsSource;
+  /** What the file watcher cannot watch right now, shown in `/status`. */
+  watchProblem?: () => WatchProblem | undefined;
   /** Interval of `/events` comment heartbeats. Default 15 000 ms. */
   heartbeatMs?: number;
   /** An `/events` client with more than this many bytes waiting to be sent is dropped. Default 1 MiB. */
@@ -92,6 +101,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       ? opts.logger
       : opts.logger.child({ module: "status" });
   const metrics = opts.metrics ?? createMetrics();
+  if (opts.dockerSockets) registerDockerSocketMetrics(metrics.registry, opts.dockerSockets);
   const ownProber = opts.prober === undefined;
   const prober = opts.prober ?? createInfoProber({ pool, logger: opts.logger });
   const reloads = createReloadReadModel();
@@ -102,7 +112,17 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   });
   const subscriptions = follow(opts.results$, pool, prober, { log, metrics, reloads, events });
 
-  const routes = statusRoutes({ pool, configPath, log, metrics, prober, reloads, events });
+  const routes = statusRoutes({
+    pool,
+    configPath,
+    log,
+    metrics,
+    prober,
+    reloads,
+    events,
+    dockerSockets: opts.dockerSockets,
+    watchProblem: opts.watchProblem,
+  });
   const server = createServer(dispatch(routes, log));
 
   const teardown = () => {

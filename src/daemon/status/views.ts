@@ -1,7 +1,13 @@
 import { type Agent, tlsIdentityOf } from "../../agent/agent.js";
 import type { TlsIdentity } from "../../agent/tls.js";
+import {
+  type DockerSocketsSource,
+  type DockerSocketsStatus,
+  dockerSocketFields,
+} from "../../consumers/docker-sockets/status.js";
 import type { PoolSnapshot } from "../../pool/snapshot.js";
 import type { ReloadResult } from "../../reload/result.js";
+import type { WatchProblem } from "../../reload/source.js";
 import type { ReloadRecord } from "./history.js";
 import type { InfoEntry } from "./prober.js";
 
@@ -16,7 +22,8 @@ export interface ReloadSummary {
   ok: boolean;
   at: string;
   durationMs: number;
-  cause: "initial" | "reload";
+  /** What started it: `initial`, `file`, `signal` (SIGHUP), `forced` (`reload()`) or `resync`. */
+  cause: ReloadResult["cause"];
   /** The located error, when the reload failed. */
   error?: string;
   code?: string;
@@ -38,6 +45,10 @@ export interface StatusBody {
   lastSuccess?: { at: string; version: number };
   /** The last reload attempts (at most 20), newest first. */
   recentReloads: readonly ReloadRecord[];
+  /** With `--docker-sockets`: each agent's socket path and counts. */
+  dockerSockets?: DockerSocketsStatus;
+  /** Present while the file watcher cannot watch a folder (e.g. the inotify watch limit). */
+  watchProblem?: WatchProblem;
 }
 
 /** One element of `GET /agents`: the agent, what its latest `/info` probe said, its certificates' fingerprints. */
@@ -54,6 +65,11 @@ export interface AgentRow {
   infoAt?: string;
   infoSince?: string;
   tls: TlsIdentity;
+  /** With `--docker-sockets`: the agent's socket (null while it has none) and its counts. */
+  dockerSocket?: string | null;
+  dockerRequests?: number;
+  dockerOpenStreams?: number;
+  dockerSocketError?: string;
 }
 
 /** The `/events` snapshot frame's data. */
@@ -69,8 +85,12 @@ export function snapshotView(snapshot: PoolSnapshot) {
   };
 }
 
-/** An agent as `/agents` lists it, with its prober entry when there is one. */
-export function agentRow(agent: Agent, entry: InfoEntry | undefined): AgentRow {
+/** An agent as `/agents` lists it, with its prober entry and docker socket when there are. */
+export function agentRow(
+  agent: Agent,
+  entry: InfoEntry | undefined,
+  dockerSockets: DockerSocketsSource | undefined,
+): AgentRow {
   return {
     ...agent.toJSON(),
     ...(entry?.info ? { version: entry.info.version, runtime: entry.info.runtime } : {}),
@@ -78,6 +98,7 @@ export function agentRow(agent: Agent, entry: InfoEntry | undefined): AgentRow {
     ...(entry?.errorCode !== undefined ? { infoErrorCode: entry.errorCode } : {}),
     ...(entry ? { infoAt: entry.at, infoSince: entry.since } : {}),
     tls: tlsIdentityOf(agent),
+    ...dockerSocketFields(dockerSockets, agent.addr),
   };
 }
 

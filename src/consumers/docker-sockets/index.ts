@@ -1,0 +1,7 @@
+export { socketFileName } from "./names.js";
+export {
+  type DockerSocketInfo,
+  type DockerSockets,
+  type DockerSocketsOptions,
+  serveDockerSockets,
+} from "./serve.js";
