@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { chmod, chown, lstat, mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import type { Server } from "node:http";
-import { connect } from "node:net";
 import { join } from "node:path";
+import { socketPathState } from "../../unix-socket.js";
 
 /** `sun_path` holds 108 bytes on Linux, the last one a NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;
@@ -114,23 +114,9 @@ export async function bindPrivate(server: Server, dir: string, modes: Modes): Pr
  */
 export async function checkTarget(path: string): Promise<void> {
   checkPathLength(path);
-  let isSocket: boolean;
-  try {
-    isSocket = (await lstat(path)).isSocket();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw err;
-  }
-  if (!isSocket) throw new Error(`${path} exists and is not a socket; refusing to replace it.`);
-  const inUse = await new Promise<boolean>((resolve) => {
-    const probe = connect(path);
-    probe.once("connect", () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once("error", () => resolve(false));
-  });
-  if (inUse) throw new Error(`another process is listening on ${path}; refusing to replace it.`);
+  // A socket that cannot be asked counts as stale here: it is replaced.
+  if ((await socketPathState(path)).state === "in-use")
+    throw new Error(`another process is listening on ${path}; refusing to replace it.`);
 }
 
 /** Moves a socket file to its public name; a stale socket there is replaced in one step. */

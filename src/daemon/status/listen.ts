@@ -1,7 +1,8 @@
-import { lstat, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import type { Server } from "node:http";
-import { type AddressInfo, connect, isIPv4, isIPv6 } from "node:net";
+import { type AddressInfo, isIPv4, isIPv6 } from "node:net";
 import { splitHostPort } from "../../agent/protocol.js";
+import { socketPathState } from "../../unix-socket.js";
 
 /*
  * Where the status endpoint listens, and the socket's life: parse the
@@ -56,27 +57,10 @@ export function isLoopbackAddress(address: string): boolean {
  * still listens on, or a path that is not a socket, is left alone.
  */
 async function removeStaleSocket(path: string): Promise<void> {
-  let isSocket: boolean;
-  try {
-    isSocket = (await lstat(path)).isSocket();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw err;
-  }
-  if (!isSocket) throw new Error(`${path} exists and is not a socket; refusing to replace it.`);
-  const inUse = await new Promise<boolean>((resolve, reject) => {
-    const probe = connect(path);
-    probe.once("connect", () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "ECONNREFUSED" || err.code === "ENOENT") resolve(false);
-      else reject(err);
-    });
-  });
-  if (inUse) throw new Error(`another process is listening on ${path}.`);
-  await rm(path, { force: true });
+  const found = await socketPathState(path);
+  if (found.state === "unknown") throw found.error;
+  if (found.state === "in-use") throw new Error(`another process is listening on ${path}.`);
+  if (found.state === "stale") await rm(path, { force: true });
 }
 
 /**
