@@ -175,6 +175,8 @@ interface AgentIdentity {
 const AGENTS_PATH: readonly PathSegment[] = Object.freeze(["providers", "agents"]);
 
 async function prepare(attempt: Attempt): Promise<PreparedConfig> {
+  // Long on purpose: the loader's steps in the order they run, each a few lines,
+  // with the abort checks between them.
   const { file, signal } = attempt;
   signal?.throwIfAborted();
 

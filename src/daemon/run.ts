@@ -76,22 +76,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   const shutdownController = new AbortController();
   // Filled as each part comes up, so that cleanup closes what started.
   const parts: Parts = {};
-  const removeHooks = installProcessHooks(logger, notifier, {
-    reload: () => {
-      if (life.phase !== "running") {
-        life.deferReload();
-        logger.info("SIGHUP during start-up: reloading once the first load is done");
-        return;
-      }
-      logger.info("SIGHUP: reloading");
-      parts.watcher?.reload("signal");
-    },
-    stop: (signal) => life.requestStop({ signal, code: EXIT.ok }),
-  });
-  for (const signal of claimEarlySignals()) {
-    if (signal === "SIGHUP") life.deferReload();
-    else life.requestStop({ signal, code: EXIT.ok });
-  }
+  const removeHooks = takeOverProcess(logger, notifier, life, parts);
   logger.info(
     {
       configPath: options.configPath,
@@ -160,6 +145,36 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     cleanup,
     timeoutMs: options.shutdownTimeoutMs ?? SHUTDOWN_TIMEOUT_MS,
   });
+}
+
+/**
+ * Installs the process-wide hooks (SIGHUP reloads, SIGTERM and SIGINT stop)
+ * and takes over the signals the CLI recorded before they were on. A SIGHUP
+ * before the daemon runs is kept for later. Returns the one disposer.
+ */
+function takeOverProcess(
+  logger: Logger,
+  notifier: Notifier,
+  life: DaemonLifecycle,
+  parts: Parts,
+): () => void {
+  const removeHooks = installProcessHooks(logger, notifier, {
+    reload: () => {
+      if (life.phase !== "running") {
+        life.deferReload();
+        logger.info("SIGHUP during start-up: reloading once the first load is done");
+        return;
+      }
+      logger.info("SIGHUP: reloading");
+      parts.watcher?.reload("signal");
+    },
+    stop: (signal) => life.requestStop({ signal, code: EXIT.ok }),
+  });
+  for (const signal of claimEarlySignals()) {
+    if (signal === "SIGHUP") life.deferReload();
+    else life.requestStop({ signal, code: EXIT.ok });
+  }
+  return removeHooks;
 }
 
 /** What the daemon runs besides the pool; each is set once it has started. */

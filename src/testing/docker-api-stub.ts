@@ -53,6 +53,8 @@ function json(res: ServerResponse, status: number, body: unknown): void {
  * inspect), answering the way Docker does for the docker CLI.
  */
 export async function startDockerApiStub(socketPath: string): Promise<DockerApiStub> {
+  // Long on purpose: the stub's endpoints read best as one table next to the
+  // state (execs, open streams) they answer from.
   let openStreams = 0;
   let abandonedStreams = 0;
   const execs = new Map<string, { tty: boolean; cmd: string[] }>();

@@ -33,7 +33,11 @@ function newestMtime(dir: string): number {
 
 /** `npm test` builds first; a direct `vitest run` builds only when dist is missing or stale. */
 function ensureBuilt(): void {
-  const built = [CLI, join(REPO, "dist/daemon/check.js"), join(REPO, "dist/config/load.js")];
+  const built = [
+    CLI,
+    join(REPO, "dist/daemon/commands/check.js"),
+    join(REPO, "dist/config/load.js"),
+  ];
   const stale =
     built.some((file) => !existsSync(file)) ||
     Math.min(...built.map((file) => statSync(file).mtimeMs)) < newestMtime(join(REPO, "src"));

@@ -82,6 +82,8 @@ function reason(target: ProxyTarget, err: unknown): string {
  * `logs -f` or `events` stop on the agent too.
  */
 function forward(target: ProxyTarget, req: IncomingMessage, res: ServerResponse): void {
+  // Long on purpose: one request's whole life (both bodies, the counters, every
+  // way it can end) in one closure, so each end is counted exactly once.
   const agent = target.agent;
   target.requests++;
   target.openStreams++;
@@ -225,6 +227,8 @@ async function forwardUpgrade(
   socket: Duplex,
   head: Buffer,
 ): Promise<void> {
+  // Long on purpose: as `forward`, one upgraded stream's whole life in one
+  // closure, so each of its ends is counted and cleaned up exactly once.
   const agent = target.agent;
   target.requests++;
   target.openStreams++;
