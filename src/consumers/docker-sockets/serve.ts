@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import type { Subscription } from "rxjs";
 import type { Agent } from "../../agent/agent.js";
 import { createLogger, type Logger } from "../../log.js";
+import { check, resolveOptions } from "../../options.js";
 import type { AgentPool } from "../../pool/pool.js";
 import type { PoolSnapshot } from "../../pool/snapshot.js";
 import { socketFileName } from "./names.js";
@@ -95,9 +96,9 @@ export async function serveDockerSockets(
   options: DockerSocketsOptions = {},
 ): Promise<DockerSockets> {
   if (typeof dir !== "string" || dir === "") throw new TypeError("dir must be a folder path.");
-  const opts = Object.freeze({ ...DEFAULTS, ...stripUndefined(options) });
-  if (!(opts.drainMs >= 0 && Number.isFinite(opts.drainMs)))
-    throw new TypeError("drainMs must be a number of milliseconds.");
+  const opts = resolveOptions(options, DEFAULTS, {
+    drainMs: (value) => check.nonNegativeMs(value) && "must be a number of milliseconds",
+  });
   const root = resolve(dir);
   const log = (opts.logger ?? createLogger("silent")).child({ module: "docker-sockets" });
   const gid = opts.group === undefined ? undefined : await resolveGroup(opts.group);
@@ -261,8 +262,4 @@ async function retire(entry: Entry, graceMs: number): Promise<void> {
   }
   await closed;
   clearTimeout(cut);
-}
-
-function stripUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
