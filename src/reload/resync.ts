@@ -40,3 +40,66 @@ export function firstDifference(
   for (const path of before.keys()) if (!after.has(path)) return path;
   return undefined;
 }
+
+/**
+ * What the resync compares against: the identities of the files the last
+ * attempt read, taken BEFORE it read them (a change during the read must show
+ * as a difference, not be recorded as seen). `watchConfig` tells it when an
+ * attempt starts and what it read, and each file event; every period it asks
+ * {@link missedChange}.
+ */
+export class ResyncTracker {
+  readonly #periodMs: number;
+  #files: readonly string[];
+  #inFlight = false;
+  #startedAt = 0;
+  #lastEventAt = 0;
+  #beforeRead = new Map<string, string>();
+  #read: Map<string, string> | undefined;
+
+  /** `periodMs` 0 is off: nothing is read. `configPath` absolute. */
+  constructor(periodMs: number, configPath: string) {
+    this.#periodMs = periodMs;
+    this.#files = [configPath];
+  }
+
+  /** The files the last attempt read (config.yml first), which the watcher watches too. */
+  get files(): readonly string[] {
+    return this.#files;
+  }
+
+  attemptStarted(): void {
+    this.#inFlight = true;
+    this.#startedAt = performance.now();
+    if (this.#periodMs > 0) this.#beforeRead = chainIdentities(this.#files);
+  }
+
+  /** The attempt read (or tried to read) `files`. */
+  attemptRead(files: readonly string[]): void {
+    this.#files = files;
+    this.#inFlight = false;
+    if (this.#periodMs === 0) return;
+    // Paths new to this attempt (a TLS file it just started to use) are
+    // taken now; the ones the previous attempt had too, from before the read.
+    const read = chainIdentities(files);
+    for (const [path, identity] of this.#beforeRead) if (read.has(path)) read.set(path, identity);
+    this.#read = read;
+  }
+
+  eventSeen(at: number): void {
+    this.#lastEventAt = at;
+  }
+
+  /**
+   * The first path that changed with no event telling of it, or undefined;
+   * the new reading becomes the one to compare with. An event or an attempt
+   * under way reads the files anyway, so it is left to them.
+   */
+  missedChange(): string | undefined {
+    if (this.#inFlight || this.#lastEventAt > this.#startedAt || !this.#read) return undefined;
+    const now = chainIdentities(this.#files);
+    const path = firstDifference(this.#read, now);
+    if (path !== undefined) this.#read = now;
+    return path;
+  }
+}

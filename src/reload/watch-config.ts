@@ -24,7 +24,7 @@ import {
   type Trigger,
 } from "./pipeline.js";
 import type { ReloadResult } from "./result.js";
-import { chainIdentities, DEFAULT_RESYNC_MS, firstDifference } from "./resync.js";
+import { DEFAULT_RESYNC_MS, ResyncTracker } from "./resync.js";
 import { FileSource, type WatchProblem } from "./source.js";
 
 export interface WatchConfigOptions {
@@ -114,52 +114,13 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
   let lastResult: ReloadResult | undefined;
   let closed = false;
 
-  let settled = false;
-  let settleReady!: (result: ReloadResult) => void;
-  let failReady!: (error: Error) => void;
-  const ready = new Promise<ReloadResult>((resolveReady, rejectReady) => {
-    settleReady = (result) => {
-      settled = true;
-      resolveReady(result);
-    };
-    failReady = (error) => {
-      settled = true;
-      rejectReady(error);
-    };
-  });
-  // A caller that never awaits `ready` must not see an unhandled rejection.
-  ready.catch(() => {});
+  const first = firstLoad();
 
-  // A hook that throws must not stop the pipeline.
-  const hook = <A extends unknown[]>(
-    name: string,
-    fn: ((...args: A) => void) | undefined,
-    ...args: A
-  ) => {
-    try {
-      fn?.(...args);
-    } catch (err) {
-      logger.error({ err }, `${name} hook threw`);
-    }
-  };
-
-  // What the resync compares against: the identities of the files the last
-  // attempt read, taken BEFORE it read them (a change during the read must
-  // show as a difference, not be recorded as seen).
-  const resync = {
-    files: [absolutePath] as string[],
-    inFlight: false,
-    startedAt: 0,
-    lastEventAt: 0,
-    beforeRead: new Map<string, string>(),
-    read: undefined as Map<string, string> | undefined,
-  };
+  const resync = new ResyncTracker(resyncMs, absolutePath);
 
   const prepare = (signal: AbortSignal, trigger: Trigger) => {
-    if (isForced(trigger.kind)) hook("onAttemptStart", opts.onAttemptStart);
-    resync.inFlight = true;
-    resync.startedAt = performance.now();
-    if (resyncMs > 0) resync.beforeRead = chainIdentities(resync.files);
+    if (isForced(trigger.kind)) callHook(logger, "onAttemptStart", opts.onAttemptStart);
+    resync.attemptStarted();
     return prepareConfig(configPath, {
       ...(opts.certsDir ? { certsDir: opts.certsDir } : {}),
       signal,
@@ -170,19 +131,11 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
   // at, a missing file or folder that may appear later.
   const watchInputsOf = (candidate: Candidate) => {
     const inputs = candidate.ok ? [...candidate.config.inputs.keys()] : candidate.error.inputs;
-    resync.files = [absolutePath, ...inputs];
-    resync.inFlight = false;
+    const read = [absolutePath, ...inputs];
     files
-      .watchFiles(resync.files)
+      .watchFiles(read)
       .catch((err: unknown) => logger.warn({ err }, "could not watch the config's files"));
-    if (resyncMs > 0) {
-      // Paths new to this attempt (a TLS file it just started to use) are
-      // taken now; the ones the previous attempt had too, from before the read.
-      const read = chainIdentities(resync.files);
-      for (const [path, identity] of resync.beforeRead)
-        if (read.has(path)) read.set(path, identity);
-      resync.read = read;
-    }
+    resync.attemptRead(read);
   };
 
   // The safety net under the watcher: a file event that never came (a lost
@@ -193,36 +146,25 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
       files
         .watchFiles(resync.files)
         .catch((err: unknown) => logger.warn({ err }, "could not watch the config's files"));
-    // An event or an attempt under way reads the files anyway.
-    if (closed || resync.inFlight || resync.lastEventAt > resync.startedAt || !resync.read) return;
-    const now = chainIdentities(resync.files);
-    const path = firstDifference(resync.read, now);
+    if (closed) return;
+    const path = resync.missedChange();
     if (path === undefined) return;
     logger.warn(
       { path, resyncMs, watchProblem: files.problem?.code },
       `a file event was missed: ${path} changed and no event told of it; reloading`,
     );
-    resync.read = now;
     forced$.next({ kind: "resync", at: performance.now() });
   };
-  const resyncTimer =
-    resyncMs > 0
-      ? setInterval(() => {
-          try {
-            resyncTick();
-          } catch (err) {
-            logger.warn({ err }, "resync failed");
-          }
-        }, resyncMs)
-      : undefined;
-  resyncTimer?.unref();
+  const resyncTimer = everyPeriod(resyncMs, resyncTick, (err) =>
+    logger.warn({ err }, "resync failed"),
+  );
 
   const triggers$ = concat(
     of<Trigger>({ kind: "initial", at: performance.now() }),
     merge(
       files.events$.pipe(
         map((event): Trigger => {
-          resync.lastEventAt = event.at;
+          resync.eventSeen(event.at);
           return { kind: "file", at: event.at };
         }),
       ),
@@ -237,7 +179,8 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
       skipUnchanged(),
       // Only now is a file-caused attempt known to change something.
       tap((candidate) => {
-        if (!isForced(candidate.trigger.kind)) hook("onAttemptStart", opts.onAttemptStart);
+        if (!isForced(candidate.trigger.kind))
+          callHook(logger, "onAttemptStart", opts.onAttemptStart);
       }),
       swapInto(pool),
       tap((result) => logResult(logger, result)),
@@ -245,18 +188,16 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
     .subscribe({
       next: (result) => {
         lastResult = result;
-        hook("onAttemptEnd", opts.onAttemptEnd, result);
+        callHook(logger, "onAttemptEnd", opts.onAttemptEnd, result);
         results.next(result);
-        if (!settled) {
-          if (result.ok) settleReady(result);
-          else failReady(result.error);
-        }
+        if (result.ok) first.settle(result);
+        else first.fail(result.error);
       },
       // Not expected: every step turns failures into values. If it happens,
       // the watcher is dead and says so instead of pretending to watch.
       error: (err: unknown) => {
         logger.fatal({ err }, "reload pipeline stopped");
-        if (!settled) failReady(err instanceof Error ? err : new Error(String(err)));
+        first.fail(err instanceof Error ? err : new Error(String(err)));
         results.error(err);
       },
     });
@@ -267,7 +208,7 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
     .catch((err: unknown) => logger.warn({ err }, "could not watch the config file"));
 
   return {
-    ready,
+    ready: first.ready,
     results$: results.asObservable(),
     get lastResult() {
       return lastResult;
@@ -283,7 +224,7 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
       closed = true;
       clearInterval(resyncTimer);
       subscription.unsubscribe();
-      if (!settled) failReady(new Error("the config watcher was closed before the first load"));
+      first.fail(new Error("the config watcher was closed before the first load"));
       forced$.complete();
       results.complete();
       await files.close();
@@ -291,6 +232,64 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
       forgetConfig(absolutePath);
     },
   };
+}
+
+/** `ready`: settled by the first result (or failure) only; later calls do nothing. */
+function firstLoad() {
+  let settled = false;
+  let settleReady!: (result: ReloadResult) => void;
+  let failReady!: (error: Error) => void;
+  const ready = new Promise<ReloadResult>((resolveReady, rejectReady) => {
+    settleReady = resolveReady;
+    failReady = rejectReady;
+  });
+  // A caller that never awaits `ready` must not see an unhandled rejection.
+  ready.catch(() => {});
+  return {
+    ready,
+    settle(result: ReloadResult) {
+      if (settled) return;
+      settled = true;
+      settleReady(result);
+    },
+    fail(error: Error) {
+      if (settled) return;
+      settled = true;
+      failReady(error);
+    },
+  };
+}
+
+/** Calls a caller's hook; one that throws is logged and must not stop the pipeline. */
+function callHook<A extends unknown[]>(
+  logger: Logger,
+  name: string,
+  fn: ((...args: A) => void) | undefined,
+  ...args: A
+): void {
+  try {
+    fn?.(...args);
+  } catch (err) {
+    logger.error({ err }, `${name} hook threw`);
+  }
+}
+
+/** Runs `tick` every `periodMs` (none for 0) without keeping the process alive; a throw goes to `onError`. */
+function everyPeriod(
+  periodMs: number,
+  tick: () => void,
+  onError: (err: unknown) => void,
+): NodeJS.Timeout | undefined {
+  if (periodMs <= 0) return undefined;
+  const timer = setInterval(() => {
+    try {
+      tick();
+    } catch (err) {
+      onError(err);
+    }
+  }, periodMs);
+  timer.unref();
+  return timer;
 }
 
 function logResult(logger: Logger, result: ReloadResult): void {
