@@ -67,7 +67,7 @@ describe("info prober", () => {
     const port = await closedPort();
     const pool = openPool(opened);
     let clock = Date.parse("2025-01-02T03:04:05.000Z");
-    const { prober, changes } = openProber({
+    const { changes } = openProber({
       pool,
       retryInitialMs: 5,
       retryMaxMs: 5,
