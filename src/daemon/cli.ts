@@ -16,6 +16,8 @@ const USAGE = `Usage: agentpool <command> [options]
 Commands:
   run      keep the pool in sync with the config file (the daemon)
   check    validate a config file like a reload would; exit 0 valid, 1 invalid
+           (--probe: then connect to each agent, exit 4 if one fails;
+            --diff: then show what the running daemon would change)
   schema   print the JSON Schema of config.yml
   status   ask a running daemon how it is doing
   demo     start two local demo agents and run the daemon on a config for them
