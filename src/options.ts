@@ -1,5 +1,5 @@
 /*
- * One way to take `FooOptions` (chokidar, pino, undici): defaults frozen once
+ * One way to take `FooOptions` (as pino and undici do): defaults frozen once
  * per module, `undefined` treated as "not given", every option checked, and an
  * invalid one refused with one plain sentence.
  */
