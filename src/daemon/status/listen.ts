@@ -44,10 +44,7 @@ export function formatAddress(info: AddressInfo | string | null, fallback: strin
 
 /** Whether a bound address (`host:port`, `[v6]:port`) is on the loopback interface. */
 export function isLoopbackAddress(address: string): boolean {
-  const host = address
-    .replace(/:\d+$/, "")
-    .replace(/^\[|\]$/g, "")
-    .replace(/^::ffff:/i, "");
+  const host = (splitHostPort(address)?.host ?? address).replace(/^::ffff:/i, "");
   if (isIPv4(host)) return host.startsWith("127.");
   return host === "::1";
 }
