@@ -103,6 +103,56 @@ function resolve(options: InfoProberOptions) {
   return resolved;
 }
 
+function newJob(agent: Agent): Job {
+  return {
+    agent,
+    entry: undefined,
+    failures: 0,
+    queued: false,
+    controller: undefined,
+    retry: undefined,
+  };
+}
+
+/** The entry after a probe answered; `since` carries over while probes keep answering. */
+function answeredEntry(
+  agent: Agent,
+  info: AgentInfo,
+  previous: InfoEntry | undefined,
+  at: string,
+): InfoEntry {
+  return Object.freeze({
+    addr: agent.addr,
+    name: agent.name,
+    info: Object.freeze({ ...info }),
+    at,
+    since: previous && previous.error === undefined ? previous.since : at,
+  });
+}
+
+/**
+ * The entry after a probe failed: the last answer is kept, `since` carries
+ * over while probes keep failing with the same code.
+ */
+function failedEntry(
+  agent: Agent,
+  error: string,
+  errorCode: string | undefined,
+  previous: InfoEntry | undefined,
+  at: string,
+): InfoEntry {
+  const same = previous?.error !== undefined && previous.errorCode === errorCode;
+  return Object.freeze({
+    addr: agent.addr,
+    name: agent.name,
+    ...(previous?.info ? { info: previous.info } : {}),
+    error,
+    ...(errorCode !== undefined ? { errorCode } : {}),
+    at,
+    since: same && previous ? previous.since : at,
+  });
+}
+
 /**
  * Starts probing `pool`'s agents. The snapshot subscriber only updates a map
  * and schedules work: a slow or dead agent never delays a pool publication,
@@ -178,20 +228,12 @@ export function createInfoProber(options: InfoProberOptions): InfoProber {
       if (job.failures > 0)
         log.info({ addr: agent.addr, failures: job.failures }, "agent info probe recovered");
       job.failures = 0;
-      const at = new Date(now()).toISOString();
-      job.entry = Object.freeze({
-        addr: agent.addr,
-        name: agent.name,
-        info: Object.freeze({ ...info }),
-        at,
-        since: job.entry && job.entry.error === undefined ? job.entry.since : at,
-      });
+      job.entry = answeredEntry(agent, info, job.entry, new Date(now()).toISOString());
       emit(agent.addr, job.entry);
     } catch (err) {
       if (controller.signal.aborted || jobs.get(agent.addr) !== job) return;
       const message = err instanceof Error ? err.message : String(err);
       job.failures++;
-      const delayMs = Math.min(retryMaxMs, retryInitialMs * 2 ** Math.min(job.failures - 1, 30));
       // Once per agent at warn; retries of a dead agent would otherwise flood the journal.
       if (job.failures === 1)
         log.warn({ addr: agent.addr, err: message }, "agent info probe failed");
@@ -200,19 +242,11 @@ export function createInfoProber(options: InfoProberOptions): InfoProber {
           { addr: agent.addr, err: message, failures: job.failures },
           "agent info probe failed again",
         );
-      const errorCode = errorCodeOf(err);
       const at = new Date(now()).toISOString();
-      const same = job.entry?.error !== undefined && job.entry.errorCode === errorCode;
-      job.entry = Object.freeze({
-        addr: agent.addr,
-        name: agent.name,
-        ...(job.entry?.info ? { info: job.entry.info } : {}),
-        error: message,
-        ...(errorCode !== undefined ? { errorCode } : {}),
-        at,
-        since: same && job.entry ? job.entry.since : at,
-      });
+      job.entry = failedEntry(agent, message, errorCodeOf(err), job.entry, at);
       emit(agent.addr, job.entry);
+      // Doubling from retryInitialMs up to retryMaxMs; the exponent is capped so it stays finite.
+      const delayMs = Math.min(retryMaxMs, retryInitialMs * 2 ** Math.min(job.failures - 1, 30));
       job.retry = setTimeout(() => {
         job.retry = undefined;
         enqueue(job);
@@ -235,14 +269,7 @@ export function createInfoProber(options: InfoProberOptions): InfoProber {
       const job = jobs.get(agent.addr);
       if (job?.agent === agent) continue;
       if (job) cancel(job);
-      const next: Job = {
-        agent,
-        entry: undefined,
-        failures: 0,
-        queued: false,
-        controller: undefined,
-        retry: undefined,
-      };
+      const next: Job = newJob(agent);
       jobs.set(agent.addr, next);
       enqueue(next);
       // A replaced agent's old answer no longer holds (new certificates, maybe a new host).
