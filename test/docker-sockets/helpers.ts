@@ -102,15 +102,3 @@ export function docker(args: string[], options: DockerCallOptions): Promise<Dock
     });
   });
 }
-
-/** Polls `check` until it is true or `timeoutMs` passes. */
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -21,8 +21,9 @@ import {
   startTestAgent,
   type TestPki,
 } from "../../src/testing/index.js";
+import { waitFor } from "../support/wait.js";
 import { startGoAgent } from "./go-agent.js";
-import { type DockerCallOptions, docker, dockerCli, scriptTool, until } from "./helpers.js";
+import { type DockerCallOptions, docker, dockerCli, scriptTool } from "./helpers.js";
 import { IMAGE, startPodman } from "./podman.js";
 
 let pki: TestPki;
@@ -145,7 +146,8 @@ describe.skipIf(!dockerCli)("the docker CLI through a pool socket", () => {
       expect(ps.stdout).toContain(`ticker ${IMAGE}`);
       const inspect = await docker(["inspect", "--format", "{{.State.Running}}", "ticker"], call());
       expect(inspect.stdout.trim()).toBe("true");
-      await until(
+      await waitFor(
+        "the ticker's first line",
         async () => (await docker(["logs", "ticker"], call())).stdout.includes("tick 1"),
         10_000,
       );
@@ -173,7 +175,11 @@ describe.skipIf(!dockerCli)("the docker CLI through a pool socket", () => {
         call({ interruptWhen: /(tick \d+\n.*){3}/s }),
       );
       expect(logs.stdout.match(/tick \d+\n/g)?.length).toBeGreaterThanOrEqual(3);
-      await until(() => sockets.list()[0]?.openStreams === 0);
+      await waitFor(
+        "the socket's streams to end",
+        () => sockets.list()[0]?.openStreams === 0,
+        5_000,
+      );
     });
 
     it("exec with and without -t, and exec -i with piped stdin", async (ctx) => {
@@ -263,7 +269,12 @@ describe.skipIf(!dockerCli)("the docker CLI through a pool socket", () => {
       expect((await stat(socket)).ino).toBe(inode);
       expect(agent.connections).toBeGreaterThan(before);
       // The Go agent names the certificate of each handshake: the new one was used.
-      if (agent.clients) await until(() => agent.clients?.includes("rotated") === true);
+      if (agent.clients)
+        await waitFor(
+          "a handshake with the rotated certificate",
+          () => agent.clients?.includes("rotated") === true,
+          5_000,
+        );
     });
   });
 
@@ -316,6 +327,6 @@ describe.skipIf(!dockerCli)("the docker CLI through a pool socket", () => {
     const events = await watching;
     expect(events.stdout).toMatch(/container \w+/);
     expect(printed.length).toBeGreaterThan(0);
-    await until(() => sockets.list()[0]?.openStreams === 0);
+    await waitFor("the socket's streams to end", () => sockets.list()[0]?.openStreams === 0, 5_000);
   });
 });

@@ -21,8 +21,9 @@ import {
   type TestPki,
 } from "../../src/testing/index.js";
 import { captureLogger } from "../support/logs.js";
+import { waitFor } from "../support/wait.js";
 import { startGoAgent } from "./go-agent.js";
-import { docker, dockerCli, dockerConfigDir, scriptTool, until } from "./helpers.js";
+import { docker, dockerCli, dockerConfigDir, scriptTool } from "./helpers.js";
 
 if (!dockerCli) console.log("SKIP docker-sockets stub suite: the docker CLI is not on PATH");
 
@@ -151,9 +152,13 @@ describe.skipIf(!dockerCli)(
       const s = await setup();
       const logs = await docker(["logs", "-f", "web"], { ...s, interruptWhen: /line 3\n/ });
       expect(logs.stdout).toMatch(/^line 0\nline 1\nline 2\nline 3\n/);
-      await until(() => s.stub.openStreams === 0);
+      await waitFor("the stub's streams to end", () => s.stub.openStreams === 0, 5_000);
       expect(s.stub.abandonedStreams).toBe(1);
-      await until(() => s.sockets.list()[0]?.openStreams === 0);
+      await waitFor(
+        "the socket's streams to end",
+        () => s.sockets.list()[0]?.openStreams === 0,
+        5_000,
+      );
     });
 
     it("streams events until the client goes away", async () => {
@@ -163,7 +168,7 @@ describe.skipIf(!dockerCli)(
         interruptWhen: /n2\n/,
       });
       expect(events.stdout).toMatch(/^n0\nn1\nn2\n/);
-      await until(() => s.stub.openStreams === 0);
+      await waitFor("the stub's streams to end", () => s.stub.openStreams === 0, 5_000);
       expect(s.stub.abandonedStreams).toBe(1);
     });
 
@@ -194,7 +199,7 @@ describe.skipIf(!dockerCli)(
         },
         interruptWhen: /line 12\n/,
       });
-      await until(() => printed.includes("line 1\n"));
+      await waitFor("the first log line", () => printed.includes("line 1\n"), 5_000);
       const config = s.agent.config("new-name");
       s.pool.batch(() => {
         s.pool.remove(config);
@@ -220,7 +225,7 @@ describe.skipIf(!dockerCli)(
           printed = out;
         },
       });
-      await until(() => printed.includes("line 1\n"));
+      await waitFor("the first log line", () => printed.includes("line 1\n"), 5_000);
       const client = await issueCertificate(pki.ca, { commonName: "rotated", usage: "client" });
       s.pool.batch(() => {
         s.pool.remove(s.agent.config("edge-1"));
@@ -340,7 +345,11 @@ describe.skipIf(!dockerCli)("through a Go agent (crypto/tls, httputil.ReversePro
     await sockets.settled();
     // New requests go over a connection made with the new certificate.
     expect((await docker(["ps", "-q"], call)).code).toBe(0);
-    await until(() => go.clients.includes("rotated"));
+    await waitFor(
+      "a handshake with the rotated certificate",
+      () => go.clients.includes("rotated"),
+      5_000,
+    );
   }, 120_000);
 });
 
@@ -412,14 +421,14 @@ describe("the socket set follows the pool", () => {
           printed = out;
         },
       });
-      await until(() => printed.includes("line 1\n"));
+      await waitFor("the first log line", () => printed.includes("line 1\n"), 5_000);
       s.pool.remove(s.agent.config());
       await s.sockets.settled();
       await expect(lstat(s.socket)).rejects.toThrow(/ENOENT/);
       expect(s.sockets.list()).toEqual([]);
       const ended = await logs;
       expect(ended.stdout).toContain("line 1\n");
-      await until(() => s.stub.openStreams === 0);
+      await waitFor("the stub's streams to end", () => s.stub.openStreams === 0, 5_000);
     },
   );
 

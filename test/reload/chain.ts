@@ -22,7 +22,7 @@ import { AgentPool, type PoolSnapshot } from "../../src/index.js";
 import type { ReloadResult } from "../../src/reload/result.js";
 import { type ConfigWatcher, watchConfig } from "../../src/reload/watch-config.js";
 import type { TestPki } from "../../src/testing/index.js";
-import { sleep } from "../support/wait.js";
+import { sleep, waitFor } from "../support/wait.js";
 
 /** The object-form agent (its name is the marker each save changes). */
 export const FILE_AGENT = "10.0.0.1:8890";
@@ -150,18 +150,14 @@ export async function closeScene(scene: Scene): Promise<void> {
  * generous because these scenes run side by side on a shared machine.
  */
 export async function until(scene: Scene, check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!check()) {
-    if (Date.now() > deadline) {
-      const last = scene.results.at(-1);
-      throw new Error(
-        `deaf: timed out waiting for ${what}; last attempt: ${
-          last ? (last.ok ? `ok v${last.version}` : last.error.message) : "none"
-        }`,
-      );
-    }
-    await sleep(5);
-  }
+  await waitFor(what, check, 15_000).catch((err: Error) => {
+    const last = scene.results.at(-1);
+    throw new Error(
+      `deaf: ${err.message}; last attempt: ${
+        last ? (last.ok ? `ok v${last.version}` : last.error.message) : "none"
+      }`,
+    );
+  });
 }
 
 export const applied = (scene: Scene, name: string) =>
