@@ -39,5 +39,9 @@ describe("options", () => {
       expect((thrown as OptionError).option).toBe(option);
       expect((thrown as Error).message).toMatch(new RegExp(`^${option} [^\\n]+\\.$`));
     }
+    // The README quotes this one.
+    expect(
+      () => new Agent({ addr: "127.0.0.1:1", tls: pki.clientTls }, { connections: 0 }),
+    ).toThrow("connections must be a positive integer.");
   });
 });
