@@ -8,7 +8,7 @@ import { ReplaySubject } from "rxjs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isLoopbackAddress, parseListen } from "../../src/daemon/status/listen.js";
 import { startStatusServer } from "../../src/daemon/status/server.js";
-import type { StatusBody } from "../../src/daemon/status/views.js";
+import type { AgentRow, StatusBody } from "../../src/daemon/status/views.js";
 import type { ReloadResult } from "../../src/reload/result.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
 import { captureLogger } from "../support/logs.js";
@@ -29,16 +29,6 @@ beforeAll(async () => {
 });
 
 afterEach(() => opened.closeAll());
-
-interface AgentRow {
-  addr: string;
-  name: string;
-  dockerHost: string;
-  version?: string;
-  runtime?: string;
-  infoError?: string;
-  infoAt?: string;
-}
 
 describe("status endpoint routes", () => {
   it("answers /healthz with 200 ok", async () => {
