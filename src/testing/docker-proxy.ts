@@ -1,22 +1,13 @@
 import { type IncomingMessage, request, type ServerResponse } from "node:http";
 import { connect } from "node:net";
 import type { Duplex } from "node:stream";
-
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
+import { HOP_BY_HOP_HEADERS } from "../hop-by-hop.js";
 
 function endToEnd(raw: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const key = raw[i] as string;
-    if (!HOP_BY_HOP.has(key.toLowerCase())) out.push(key, raw[i + 1] as string);
+    if (!HOP_BY_HOP_HEADERS.has(key.toLowerCase())) out.push(key, raw[i + 1] as string);
   }
   return out;
 }

@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { Agent } from "../../agent/agent.js";
+import { HOP_BY_HOP_HEADERS } from "../../hop-by-hop.js";
 import type { Logger } from "../../log.js";
 
 /** What one socket's proxy forwards to, and what it counts. Mutated by the socket set. */
@@ -18,18 +19,8 @@ export interface ProxyTarget {
   readonly log: Logger;
 }
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) and those undici sets itself. */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "expect",
-  "host",
-]);
+/** Headers not passed on: the hop-by-hop ones, and those undici sets itself. */
+const HOP_BY_HOP = new Set([...HOP_BY_HOP_HEADERS, "expect", "host"]);
 
 /** `/_ping`, with or without an API version prefix. */
 const PING_PATH = /^(?:\/v\d+(?:\.\d+)*)?\/_ping(?:\?|$)/;
