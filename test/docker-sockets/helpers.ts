@@ -1,7 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { makeTempDir } from "../support/temp.js";
 
 /** Whether the docker CLI is on PATH (a client is enough; no engine is needed). */
 export const dockerCli = (() => {
@@ -21,7 +19,7 @@ export interface DockerRun {
 
 /** A folder for the CLI's own config, so it reads nothing of the user's. */
 export async function dockerConfigDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), "agentpool-docker-cfg-"));
+  return (await makeTempDir("agentpool-docker-cfg-")).dir;
 }
 
 export interface DockerCallOptions {

@@ -1,7 +1,6 @@
-import { lstat, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { connect, createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -21,6 +20,7 @@ import {
   type TestPki,
 } from "../../src/testing/index.js";
 import { captureLogger } from "../support/logs.js";
+import { makeTempDir } from "../support/temp.js";
 import { waitFor } from "../support/wait.js";
 import { startGoAgent } from "./go-agent.js";
 import { docker, dockerCli, dockerConfigDir, scriptTool } from "./helpers.js";
@@ -46,7 +46,7 @@ async function tracked(dir: Promise<string>): Promise<string> {
 }
 
 async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "agentpool-dsock-"));
+  const { dir } = await makeTempDir("agentpool-dsock-");
   dirs.push(dir);
   return dir;
 }
