@@ -2,19 +2,15 @@ import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import type { AgentConfig } from "../agent/agent.js";
 import { ConfigError, type ConfigErrorCode, type ConfigIssue, formatIssue } from "./errors.js";
+import { type ConfigSource, FastSource, NeedsLocatedParse, parseFast } from "./fast-parse.js";
 import { formatPath, type PathSegment, quote, valueAt } from "./path.js";
-import { FileReadError, readFileBounded } from "./read-file.js";
+import { type FileBytes, FileReadError, readFileBounded } from "./read-file.js";
 import { AddrSchema, AgentEntrySchema, ConfigSchema } from "./schema.js";
 import { explainSchemaIssues } from "./schema-issues.js";
 import { privateKeyIssues } from "./secret-issues.js";
 import { TlsMaterialCache, type TlsOutcome, type TlsSource } from "./tls-files.js";
 import { expiryWarning, keyModeWarning } from "./warnings.js";
-import {
-  type LocateOptions,
-  parseYaml,
-  type SourcePosition,
-  type YamlSource,
-} from "./yaml-source.js";
+import { type LocateOptions, parseYaml } from "./yaml-source.js";
 
 /** Options of {@link loadConfig} and {@link prepareConfig}; all optional. */
 export interface LoadOptions {
@@ -180,6 +176,17 @@ async function prepare(attempt: Attempt): Promise<PreparedConfig> {
   if (text.trim() === "")
     fail(attempt, "ERR_CONFIG_PARSE", [{ file, message: "the file is empty" }]);
 
+  // The accepted path; anything to report starts over with positions.
+  const fast = parseFast(text);
+  if (fast !== undefined) {
+    try {
+      return await validated(attempt, read, new FastSource(text, fast), []);
+    } catch (err) {
+      if (!(err instanceof NeedsLocatedParse)) throw err;
+      attempt.attempted.length = 1;
+    }
+  }
+
   const parsed = parseYaml(text);
   const warnings: ConfigIssue[] = parsed.warnings.map((w) => ({ file, ...w }));
   if (!parsed.ok) {
@@ -194,7 +201,17 @@ async function prepare(attempt: Attempt): Promise<PreparedConfig> {
       parsed.problems.map((p) => ({ file, ...p })),
     );
   }
-  const { source } = parsed;
+  return validated(attempt, read, parsed.source, warnings);
+}
+
+/** Schema, duplicates and TLS files over parsed config data. */
+async function validated(
+  attempt: Attempt,
+  read: FileBytes,
+  source: ConfigSource,
+  warnings: ConfigIssue[],
+): Promise<PreparedConfig> {
+  const { file, signal } = attempt;
   signal?.throwIfAborted();
   const pasted = privateKeyIssues(file, source);
   if (pasted.length > 0) fail(attempt, "ERR_CONFIG_INVALID", pasted);
@@ -330,7 +347,7 @@ const AT_ALIAS: LocateOptions = Object.freeze({ atAlias: true });
  */
 function validate(
   attempt: Attempt,
-  source: YamlSource,
+  source: ConfigSource,
   issues: ConfigIssue[],
   warnings: ConfigIssue[],
   located: Locator,
@@ -425,13 +442,14 @@ function identityOfBroken(raw: unknown, path: PathSegment[]): AgentIdentity | un
  * the pool), are reported at the second, naming the line of the first.
  */
 function checkDuplicates(
-  source: YamlSource,
+  source: ConfigSource,
   identities: readonly AgentIdentity[],
   issues: ConfigIssue[],
   located: Locator,
 ): void {
-  const addrs = new Map<string, SourcePosition>();
-  const names = new Map<string, SourcePosition>();
+  // Paths, located only for a report: locating is what the accepted path avoids.
+  const addrs = new Map<string, readonly PathSegment[]>();
+  const names = new Map<string, readonly PathSegment[]>();
   for (const { addr, name, addrPath, namePath } of identities) {
     const firstAddr = addrs.get(addr);
     if (firstAddr) {
@@ -439,13 +457,13 @@ function checkDuplicates(
         located(
           addrPath,
           "value",
-          `duplicate addr ${quote(addr)} (first at line ${firstAddr.line})`,
+          `duplicate addr ${quote(addr)} (first at line ${source.locate(firstAddr, "value", AT_ALIAS).line})`,
           AT_ALIAS,
         ),
       );
       continue;
     }
-    addrs.set(addr, source.locate(addrPath, "value", AT_ALIAS));
+    addrs.set(addr, addrPath);
 
     const effective = name ?? addr;
     const firstName = names.get(effective);
@@ -455,13 +473,13 @@ function checkDuplicates(
         located(
           namePath,
           "value",
-          `duplicate name ${quote(effective)}${defaulted} (first at line ${firstName.line})`,
+          `duplicate name ${quote(effective)}${defaulted} (first at line ${source.locate(firstName, "value", AT_ALIAS).line})`,
           AT_ALIAS,
         ),
       );
       continue;
     }
-    names.set(effective, source.locate(namePath, "value", AT_ALIAS));
+    names.set(effective, namePath);
   }
 }
 

@@ -1,0 +1,233 @@
+import jsYaml from "js-yaml";
+import type { PathSegment } from "./path.js";
+import {
+  ALIAS_EXPANSION_LIMIT,
+  type LocateOptions,
+  parseYaml,
+  type SourcePosition,
+} from "./yaml-source.js";
+
+/*
+ * The accepted path. `yaml` keeps a position for every node, which is what
+ * located messages need, and costs ~20x the time of js-yaml on a file that
+ * has nothing to report (160 ms against 7 ms for 1,000 agents). So a config
+ * is read with js-yaml first; the moment anything needs a position (a schema
+ * issue, a duplicate, a TLS problem, a warning), `FastSource.locate` throws
+ * {@link NeedsLocatedParse} and the loader starts over on the located path,
+ * which is the judge of every message. js-yaml only ever decides "nothing to
+ * report"; where the two parsers could disagree, the fast path declines:
+ * - only the YAML 1.2 core schema's plain scalars are typed, with the
+ *   patterns of the spec (yaml's default), so `1_000` or `0b1` stay strings
+ *   on both sides; every explicit tag (`!!str`, `!foo`) declines;
+ * - `%` directives decline (`%YAML 1.1` changes how yaml types scalars);
+ * - js-yaml shares an aliased node instead of copying it, so its expansion is
+ *   counted (memoized, linear) before the schema walks the tree, and a total
+ *   over ALIAS_EXPANSION_LIMIT or a cycle declines;
+ * - keys that are not plain text (a collection, a number, null) decline:
+ *   their string form differs between the parsers;
+ * - a warning of js-yaml, an error, an empty document, or a second document
+ *   decline.
+ */
+
+/** Thrown by {@link FastSource.locate}: the config must be read again with positions. */
+export class NeedsLocatedParse extends Error {
+  override readonly name = "NeedsLocatedParse";
+}
+
+// YAML 1.2.2 §10.3.2 (core schema), tag resolution of plain scalars.
+const NULL = /^(?:~|null|Null|NULL)?$/;
+const BOOL = /^(?:true|True|TRUE|false|False|FALSE)$/;
+const INT = /^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$/;
+const FLOAT =
+  /^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+
+const coreTypes = [
+  new jsYaml.Type("tag:yaml.org,2002:null", {
+    kind: "scalar",
+    resolve: (text: string) => NULL.test(text),
+    construct: () => null,
+  }),
+  new jsYaml.Type("tag:yaml.org,2002:bool", {
+    kind: "scalar",
+    resolve: (text: string) => BOOL.test(text),
+    construct: (text: string) => text.charAt(0).toLowerCase() === "t",
+  }),
+  new jsYaml.Type("tag:yaml.org,2002:int", {
+    kind: "scalar",
+    resolve: (text: string) => INT.test(text),
+    construct: (text: string) => {
+      if (text.startsWith("0o")) return Number.parseInt(text.slice(2), 8);
+      if (text.startsWith("0x")) return Number.parseInt(text.slice(2), 16);
+      return Number.parseInt(text, 10);
+    },
+  }),
+  new jsYaml.Type("tag:yaml.org,2002:float", {
+    kind: "scalar",
+    resolve: (text: string) => FLOAT.test(text),
+    construct: (text: string) => {
+      const lower = text.toLowerCase();
+      if (lower.endsWith(".nan")) return Number.NaN;
+      if (lower.endsWith(".inf")) return lower.startsWith("-") ? -Infinity : Infinity;
+      return Number.parseFloat(text);
+    },
+  }),
+  // `<<: *base` (GoDoxy's go-yaml reads it; the located path merges too).
+  new jsYaml.Type("tag:yaml.org,2002:merge", {
+    kind: "scalar",
+    resolve: (text: string) => text === "<<",
+  }),
+];
+
+/**
+ * No explicit types at all: js-yaml then refuses every explicit tag as
+ * unknown, and the located path (which knows tags and warns) takes over.
+ */
+const CORE_SCHEMA = new jsYaml.Schema({ implicit: coreTypes, explicit: [] });
+
+/** A YAML directive starts a line with `%` (outside of a block scalar, but declining is safe). */
+const DIRECTIVE = /^%/m;
+
+/**
+ * Anything that could be a key that is not a plain scalar: the explicit-key
+ * indicator `?`, a flow collection or an alias before a `:`. js-yaml writes
+ * such a key as the string form of its value (`[providers]` becomes
+ * `providers`), so the located path decides. Over-matching (a `?` or `]:`
+ * inside a string) only costs the slower path.
+ */
+export const MAYBE_COMPLEX_KEY = /(?:^|[\s,[{])\?(?:[ \t]|$)|[\]}][ \t]*:|\*[^\s,[\]{}]+[ \t]*:/m;
+
+/**
+ * A key string that js-yaml may have made from a scalar that is not a string
+ * (null, a bool, a number): yaml writes some of them differently (`~` is
+ * `"null"` in one and `""` in the other), so the located path decides.
+ */
+const NON_TEXT_KEY =
+  /^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|-?Infinity|NaN|[-+]?[0-9.][0-9a-fA-FoxeE.+-]*)?$/;
+
+/**
+ * The plain data of `text` when the fast parser can vouch for it, or
+ * undefined when the located path must decide. Never throws.
+ */
+export function parseFast(text: string): unknown {
+  if (DIRECTIVE.test(text) || MAYBE_COMPLEX_KEY.test(text)) return undefined;
+  let warned = false;
+  let data: unknown;
+  try {
+    data = jsYaml.load(text, {
+      schema: CORE_SCHEMA,
+      json: false,
+      onWarning: () => {
+        warned = true;
+      },
+    });
+  } catch {
+    return undefined;
+  }
+  if (warned || data === null || data === undefined) return undefined;
+  return expansionWithin(data, ALIAS_EXPANSION_LIMIT) ? data : undefined;
+}
+
+/**
+ * Whether the tree, with every shared node counted as often as it is
+ * referenced (what a walk of it visits), has at most `limit` nodes, no cycle
+ * and only text keys. Counted the way the located path counts: a node, plus
+ * one per key, plus its values. Memoized by identity, so linear in the
+ * number of distinct nodes however deep the sharing goes.
+ */
+function expansionWithin(root: unknown, limit: number): boolean {
+  const sizes = new Map<object, number>();
+  const open = new Set<object>();
+  let failed = false;
+  const sizeOf = (node: unknown): number => {
+    if (node === null || typeof node !== "object") return 1;
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    if (open.has(node)) {
+      failed = true;
+      return Number.POSITIVE_INFINITY;
+    }
+    open.add(node);
+    let size = 1;
+    if (Array.isArray(node)) {
+      for (const item of node) {
+        size += sizeOf(item);
+        if (failed || size > limit) break;
+      }
+    } else {
+      for (const key of Object.keys(node)) {
+        if (NON_TEXT_KEY.test(key)) {
+          failed = true;
+          break;
+        }
+        size += 1 + sizeOf((node as Record<string, unknown>)[key]);
+        if (failed || size > limit) break;
+      }
+    }
+    open.delete(node);
+    sizes.set(node, size);
+    return size;
+  };
+  return sizeOf(root) <= limit && !failed;
+}
+
+/** What the loader validates: plain data, and where a path is written. */
+export interface ConfigSource {
+  readonly data: unknown;
+  locate(
+    path: readonly PathSegment[],
+    part?: "key" | "value",
+    options?: LocateOptions,
+  ): SourcePosition;
+}
+
+/**
+ * Data from {@link parseFast}. The first `locate()` parses the text with
+ * `yaml`; it keeps using that parse only when it accepts the text without a
+ * warning and yields the same data, and otherwise throws
+ * {@link NeedsLocatedParse} so that the whole load starts over on the
+ * located path.
+ */
+export class FastSource implements ConfigSource {
+  readonly data: unknown;
+  readonly #text: string;
+  #located: ConfigSource | undefined;
+
+  constructor(text: string, data: unknown) {
+    this.#text = text;
+    this.data = data;
+  }
+
+  locate(
+    path: readonly PathSegment[],
+    part: "key" | "value" = "value",
+    options: LocateOptions = {},
+  ): SourcePosition {
+    if (this.#located === undefined) {
+      const parsed = parseYaml(this.#text);
+      if (!parsed.ok || parsed.warnings.length > 0 || !sameData(parsed.source.data, this.data)) {
+        throw new NeedsLocatedParse("the config must be read again with positions");
+      }
+      this.#located = parsed.source;
+    }
+    return this.#located.locate(path, part, options);
+  }
+}
+
+/** Deep equality of two parsed trees (NaN equals NaN; shared nodes compared once). */
+export function sameData(a: unknown, b: unknown, seen = new Map<object, unknown>()): boolean {
+  if (Object.is(a, b)) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (seen.get(a) === b) return true;
+  seen.set(a, b);
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  if (keysA.length !== keysB.length) return false;
+  for (const key of keysA) {
+    if (!Object.hasOwn(b, key)) return false;
+    const va = (a as Record<string, unknown>)[key];
+    const vb = (b as Record<string, unknown>)[key];
+    if (!sameData(va, vb, seen)) return false;
+  }
+  return true;
+}
