@@ -5,7 +5,7 @@ import { ConfigError, type ConfigErrorCode, type ConfigIssue, formatIssue } from
 import { type ConfigSource, FastSource, NeedsLocatedParse, parseFast } from "./fast-parse.js";
 import { formatPath, type PathSegment, quote, valueAt } from "./path.js";
 import { type FileBytes, FileReadError, readFileBounded } from "./read-file.js";
-import { AddrSchema, AgentEntrySchema, ConfigSchema } from "./schema.js";
+import { AddrSchema, type AgentEntry, AgentEntrySchema, ConfigSchema } from "./schema.js";
 import { explainSchemaIssues } from "./schema-issues.js";
 import { privateKeyIssues } from "./secret-issues.js";
 import { TlsMaterialCache, type TlsOutcome, type TlsSource } from "./tls-files.js";
@@ -371,6 +371,14 @@ function validate(
   }
 
   const list = valueAt(data, AGENTS_PATH);
+  // What the schema already gave, when it passed: no second pass per entry.
+  const checked = result.success ? valueAt(result.data, AGENTS_PATH) : undefined;
+  const paths = new Map<string, string>();
+  const resolvePath = (dir: string, file: string) => {
+    let path = paths.get(file);
+    if (path === undefined) paths.set(file, (path = resolve(dir, file)));
+    return path;
+  };
   if (list === undefined && result.success) {
     const where = valueAt(data, ["providers"]) === undefined ? [] : ["providers"];
     warnings.push(
@@ -387,7 +395,11 @@ function validate(
   const identities: AgentIdentity[] = [];
   for (const [index, raw] of list.entries()) {
     const path = [...AGENTS_PATH, index];
-    const entry = broken.has(index) ? undefined : AgentEntrySchema.safeParse(raw);
+    const entry = broken.has(index)
+      ? undefined
+      : Array.isArray(checked)
+        ? { success: true as const, data: checked[index] as AgentEntry }
+        : AgentEntrySchema.safeParse(raw);
     if (!entry?.success) {
       // Reported already; its addr and name still count for duplicates.
       const identity = identityOfBroken(raw, path);
@@ -417,9 +429,9 @@ function validate(
         name: entry.data.name,
         source: {
           kind: "files",
-          ca: resolve(dir, tls.ca_file),
-          cert: resolve(dir, tls.cert_file),
-          key: resolve(dir, tls.key_file),
+          ca: resolvePath(dir, tls.ca_file),
+          cert: resolvePath(dir, tls.cert_file),
+          key: resolvePath(dir, tls.key_file),
         },
         path,
       });
@@ -516,9 +528,16 @@ function tlsWarnings(
     if (known) known.addrs.push(spec.addr);
     else byFile.set(key, { spec, addrs: [spec.addr], make, part });
   };
+  // Agents sharing one outcome share its three files: note them by identity.
+  const noted = new Map<TlsOutcome, string[][]>();
   for (const [i, spec] of specs.entries()) {
     const outcome = outcomes[i];
     if (!outcome?.ok) continue;
+    const lists = noted.get(outcome);
+    if (lists) {
+      for (const addrs of lists) addrs.push(spec.addr);
+      continue;
+    }
     const inBundle = spec.source.kind === "bundle";
     note(`key:${outcome.keyFile}`, spec, "key", (addrs) =>
       keyModeWarning(outcome.keyFile, outcome.keyStat, inBundle, addrs),
@@ -528,6 +547,11 @@ function tlsWarnings(
     );
     note(`ca:${outcome.caLabel}`, spec, "ca", (addrs) =>
       expiryWarning(outcome.caLabel, "CA certificate", outcome.verified.caNotAfter, addrs),
+    );
+    const keys = [`key:${outcome.keyFile}`, `cert:${outcome.certLabel}`, `ca:${outcome.caLabel}`];
+    noted.set(
+      outcome,
+      keys.map((key) => byFile.get(key)?.addrs ?? []),
     );
   }
   const warnings: ConfigIssue[] = [];
