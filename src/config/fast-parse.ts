@@ -19,12 +19,13 @@ import {
  * - only the YAML 1.2 core schema's plain scalars are typed, with the
  *   patterns of the spec (yaml's default), so `1_000` or `0b1` stay strings
  *   on both sides; every explicit tag (`!!str`, `!foo`) declines;
- * - `%` directives decline (`%YAML 1.1` changes how yaml types scalars);
+ * - text that yaml could read differently or warn about declines after a
+ *   scan (see DECLINE): directives, keys that are not plain scalars;
  * - js-yaml shares an aliased node instead of copying it, so its expansion is
  *   counted (memoized, linear) before the schema walks the tree, and a total
  *   over ALIAS_EXPANSION_LIMIT or a cycle declines;
- * - keys that are not plain text (a collection, a number, null) decline:
- *   their string form differs between the parsers;
+ * - keys that may have been a number, a bool or null decline: their string
+ *   forms differ between the parsers;
  * - a warning of js-yaml, an error, an empty document, or a second document
  *   decline.
  */
@@ -84,17 +85,36 @@ const coreTypes = [
  */
 const CORE_SCHEMA = new jsYaml.Schema({ implicit: coreTypes, explicit: [] });
 
-/** A YAML directive starts a line with `%` (outside of a block scalar, but declining is safe). */
-const DIRECTIVE = /^%/m;
-
 /**
- * Anything that could be a key that is not a plain scalar: the explicit-key
- * indicator `?`, a flow collection or an alias before a `:`. js-yaml writes
- * such a key as the string form of its value (`[providers]` becomes
- * `providers`), so the located path decides. Over-matching (a `?` or `]:`
- * inside a string) only costs the slower path.
+ * Text the located path may read differently or warn about, found by a scan
+ * of the text. Over-matching (one of these inside a quoted string) only
+ * costs the slower path.
  */
-export const MAYBE_COMPLEX_KEY = /(?:^|[\s,[{])\?(?:[ \t]|$)|[\]}][ \t]*:|\*[^\s,[\]{}]+[ \t]*:/m;
+const DECLINE: readonly RegExp[] = [
+  // A directive: `%YAML 1.1` changes how yaml types scalars.
+  /^%/m,
+  // Keys that are not plain scalars: js-yaml writes such a key as the string
+  // form of its value (`[providers]` becomes `providers`). The explicit-key
+  // indicator, a flow collection or an alias before a `:`, or a flow
+  // collection or alias opening an entry of a flow collection (`{ [a] }` is
+  // a key with no value; `[a, [b]]` merely looks like one).
+  /(?:^|[\s,[{])\?(?:[ \t]|$)/m,
+  /[\]}][ \t]*:/,
+  /\*[^\s,[\]{}]+[ \t]*:/,
+  /[{,]\s*[[{*]/,
+  // yaml warns about an anchor ending in `:` ("ambiguous").
+  /&[^\s,[\]{}]*:/,
+  // yaml warns about a flow collection's end at its parent's indentation.
+  /^[ \t]*[\]}]/m,
+  // An anchor or alias name ends at a flow indicator for js-yaml (as YAML
+  // 1.2 says), not always for yaml: `&t{ a: 1 }` is an error there.
+  /[&*][^\s,[\]{}]+[,[\]{}]/,
+  // A tab where indentation goes, even on a blank line: yaml refuses some
+  // that js-yaml lets pass (after a key with no value).
+  /^ *\t/m,
+  // A comment needs a space before its `#`; js-yaml takes `[]#` or `"q"#`.
+  /["'\]}]#/,
+];
 
 /**
  * A key string that js-yaml may have made from a scalar that is not a string
@@ -105,12 +125,26 @@ const NON_TEXT_KEY =
   /^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|-?Infinity|NaN|[-+]?[0-9.][0-9a-fA-FoxeE.+-]*)?$/;
 
 /**
+ * @internal Off: every load takes the located path. For tests that compare
+ * the two paths on the same input.
+ */
+export const fastPath = { enabled: true };
+
+/**
  * The plain data of `text` when the fast parser can vouch for it, or
  * undefined when the located path must decide. Never throws.
  */
 export function parseFast(text: string): unknown {
-  if (DIRECTIVE.test(text) || MAYBE_COMPLEX_KEY.test(text)) return undefined;
+  if (!fastPath.enabled) return undefined;
+  if (DECLINE.some((pattern) => pattern.test(text))) return undefined;
   let warned = false;
+  /** An alias js-yaml may resolve otherwise than YAML says. */
+  let recursive = false;
+  // js-yaml lets an alias refer to a collection that is still being read (it
+  // then shares or merges what was read so far); in YAML that alias is
+  // recursive, and the located path refuses it.
+  const complete = new WeakSet<object>();
+  const anchors = new Set<string>();
   let data: unknown;
   try {
     data = jsYaml.load(text, {
@@ -119,11 +153,33 @@ export function parseFast(text: string): unknown {
       onWarning: () => {
         warned = true;
       },
+      listener(event, state) {
+        if (event !== "close") return;
+        const { kind, result, anchor } = state as unknown as {
+          kind: string | null;
+          result: unknown;
+          anchor: string | null;
+        };
+        // js-yaml binds a name when its node ends, yaml when its anchor is
+        // read: with one name on a node and on a node inside it, an alias
+        // after both would differ. Any name anchored twice declines.
+        if (anchor !== null) {
+          if (anchors.has(anchor)) recursive = true;
+          anchors.add(anchor);
+        }
+        if (typeof result !== "object" || result === null) return;
+        // An alias is the one node that ends with no kind of its own.
+        if (kind === null) {
+          if (!complete.has(result)) recursive = true;
+        } else {
+          complete.add(result);
+        }
+      },
     });
   } catch {
     return undefined;
   }
-  if (warned || data === null || data === undefined) return undefined;
+  if (warned || recursive || data === null || data === undefined) return undefined;
   return expansionWithin(data, ALIAS_EXPANSION_LIMIT) ? data : undefined;
 }
 

@@ -376,7 +376,10 @@ function validate(
   const paths = new Map<string, string>();
   const resolvePath = (dir: string, file: string) => {
     let path = paths.get(file);
-    if (path === undefined) paths.set(file, (path = resolve(dir, file)));
+    if (path === undefined) {
+      path = resolve(dir, file);
+      paths.set(file, path);
+    }
     return path;
   };
   if (list === undefined && result.success) {

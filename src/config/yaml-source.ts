@@ -1,4 +1,5 @@
 import type { Alias, Document, Node, Pair, Scalar, YAMLError, YAMLMap } from "yaml";
+import { checkKeys } from "./keys.js";
 import { formatPath, type PathSegment, quote } from "./path.js";
 import { yaml } from "./yaml-lib.js";
 
@@ -61,6 +62,9 @@ export function parseYaml(text: string): YamlParseResult {
       warnings,
     };
   }
+
+  const badKey = checkKeys(doc, aliases.targets, at);
+  if (badKey) return { ok: false, empty: false, problems: [badKey], warnings };
 
   let data: unknown;
   try {
