@@ -1,4 +1,4 @@
-import { type Dispatcher, request as undiciRequest } from "undici";
+import type { Dispatcher } from "undici";
 import { Connection } from "./connection.js";
 import { type DeadlineOptions, withDeadline } from "./deadline.js";
 import { AgentError } from "./errors.js";
@@ -13,6 +13,7 @@ import {
 } from "./protocol.js";
 import { type TlsIdentity, type TlsLabels, type TlsMaterial, verifyTls } from "./tls.js";
 import { oneLine } from "./tls-errors.js";
+import { undici } from "./undici.js";
 
 /** What `add`, `has` and `remove` take: one agent with its TLS material as PEM text. */
 export interface AgentConfig {
@@ -149,7 +150,7 @@ export class Agent {
     options: RequestOptions,
   ): Promise<Dispatcher.ResponseData> {
     try {
-      return await undiciRequest(API_BASE_URL + endpoint, {
+      return await undici().request(API_BASE_URL + endpoint, {
         ...options,
         method: method as Dispatcher.HttpMethod,
         dispatcher: this.httpClient(),

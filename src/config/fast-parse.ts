@@ -1,11 +1,7 @@
 import jsYaml from "js-yaml";
+import { ALIAS_EXPANSION_LIMIT } from "./limits.js";
 import type { PathSegment } from "./path.js";
-import {
-  ALIAS_EXPANSION_LIMIT,
-  type LocateOptions,
-  parseYaml,
-  type SourcePosition,
-} from "./yaml-source.js";
+import type { LocateOptions, SourcePosition } from "./yaml-source.js";
 
 /*
  * The accepted path. `yaml` keeps a position for every node, which is what
@@ -14,8 +10,9 @@ import {
  * is read with js-yaml first; the moment anything needs a position (a schema
  * issue, a duplicate, a TLS problem, a warning), `FastSource.locate` throws
  * {@link NeedsLocatedParse} and the loader starts over on the located path,
- * which is the judge of every message. js-yaml only ever decides "nothing to
- * report"; where the two parsers could disagree, the fast path declines:
+ * which is the judge of every message (`yaml` is loaded then, so a process
+ * whose configs are all clean never loads it). js-yaml only ever decides
+ * "nothing to report"; where the two parsers could disagree, it declines:
  * - only the YAML 1.2 core schema's plain scalars are typed, with the
  *   patterns of the spec (yaml's default), so `1_000` or `0b1` stay strings
  *   on both sides; every explicit tag (`!!str`, `!foo`) declines;
@@ -237,53 +234,18 @@ export interface ConfigSource {
 }
 
 /**
- * Data from {@link parseFast}. The first `locate()` parses the text with
- * `yaml`; it keeps using that parse only when it accepts the text without a
- * warning and yields the same data, and otherwise throws
- * {@link NeedsLocatedParse} so that the whole load starts over on the
- * located path.
+ * Data from {@link parseFast}, with no positions: the first `locate()` (any
+ * issue or warning to report) throws {@link NeedsLocatedParse}, and the
+ * loader starts over on the located path, which alone words messages.
  */
 export class FastSource implements ConfigSource {
   readonly data: unknown;
-  readonly #text: string;
-  #located: ConfigSource | undefined;
 
-  constructor(text: string, data: unknown) {
-    this.#text = text;
+  constructor(data: unknown) {
     this.data = data;
   }
 
-  locate(
-    path: readonly PathSegment[],
-    part: "key" | "value" = "value",
-    options: LocateOptions = {},
-  ): SourcePosition {
-    if (this.#located === undefined) {
-      const parsed = parseYaml(this.#text);
-      if (!parsed.ok || parsed.warnings.length > 0 || !sameData(parsed.source.data, this.data)) {
-        throw new NeedsLocatedParse("the config must be read again with positions");
-      }
-      this.#located = parsed.source;
-    }
-    return this.#located.locate(path, part, options);
+  locate(): SourcePosition {
+    throw new NeedsLocatedParse("the config must be read again with positions");
   }
-}
-
-/** Deep equality of two parsed trees (NaN equals NaN; shared nodes compared once). */
-export function sameData(a: unknown, b: unknown, seen = new Map<object, unknown>()): boolean {
-  if (Object.is(a, b)) return true;
-  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
-  if (seen.get(a) === b) return true;
-  seen.set(a, b);
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const keysA = Object.keys(a);
-  const keysB = Object.keys(b);
-  if (keysA.length !== keysB.length) return false;
-  for (const key of keysA) {
-    if (!Object.hasOwn(b, key)) return false;
-    const va = (a as Record<string, unknown>)[key];
-    const vb = (b as Record<string, unknown>)[key];
-    if (!sameData(va, vb, seen)) return false;
-  }
-  return true;
 }

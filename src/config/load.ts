@@ -10,7 +10,7 @@ import { explainSchemaIssues } from "./schema-issues.js";
 import { privateKeyIssues } from "./secret-issues.js";
 import { TlsMaterialCache, type TlsOutcome, type TlsSource } from "./tls-files.js";
 import { expiryWarning, keyModeWarning } from "./warnings.js";
-import { type LocateOptions, parseYaml } from "./yaml-source.js";
+import type { LocateOptions } from "./yaml-source.js";
 
 /** Options of {@link loadConfig} and {@link prepareConfig}; all optional. */
 export interface LoadOptions {
@@ -180,13 +180,14 @@ async function prepare(attempt: Attempt): Promise<PreparedConfig> {
   const fast = parseFast(text);
   if (fast !== undefined) {
     try {
-      return await validated(attempt, read, new FastSource(text, fast), []);
+      return await validated(attempt, read, new FastSource(fast), []);
     } catch (err) {
       if (!(err instanceof NeedsLocatedParse)) throw err;
       attempt.attempted.length = 1;
     }
   }
 
+  const { parseYaml } = await import("./yaml-source.js");
   const parsed = parseYaml(text);
   const warnings: ConfigIssue[] = parsed.warnings.map((w) => ({ file, ...w }));
   if (!parsed.ok) {

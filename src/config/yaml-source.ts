@@ -17,12 +17,9 @@ export interface YamlProblem extends SourcePosition {
   message: string;
 }
 
-/**
- * Alias expansion allowed in one file, counted in nodes. A legitimate file
- * that shares one `tls:` block among 10,000 agents expands to ~70,000; a
- * "billion laughs" file to 10^9. Checked before anything is expanded.
- */
-export const ALIAS_EXPANSION_LIMIT = 1_000_000;
+import { ALIAS_EXPANSION_LIMIT } from "./limits.js";
+
+export { ALIAS_EXPANSION_LIMIT };
 
 export type YamlParseResult =
   | { ok: true; source: YamlSource; warnings: YamlProblem[] }

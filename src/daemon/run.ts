@@ -11,7 +11,7 @@ import { EXIT } from "./exit-codes.js";
 import { watchForeignExit } from "./exit-guard.js";
 import { startModules } from "./modules.js";
 import { createNotifier } from "./notify.js";
-import { type StatusServer, startStatusServer } from "./status/server.js";
+import type { StatusServer } from "./status/server.js";
 
 export interface RunOptions {
   configPath: string;
@@ -168,6 +168,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       });
     }
     if (options.listen !== "off") {
+      // Loaded only when serving: prom-client and the server cost start-up time.
+      const { startStatusServer } = await import("./status/server.js");
       status = await startStatusServer({
         listen: options.listen,
         pool,

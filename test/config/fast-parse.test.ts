@@ -4,7 +4,7 @@ import { writeFile } from "node:fs/promises";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/errors.js";
-import { fastPath, parseFast, sameData } from "../../src/config/fast-parse.js";
+import { fastPath, parseFast } from "../../src/config/fast-parse.js";
 import { loadConfig } from "../../src/config/load.js";
 import { parseYaml } from "../../src/config/yaml-source.js";
 import {
@@ -15,7 +15,17 @@ import {
   createTempRoot,
 } from "./helpers.js";
 
-const ADDRS = ["a.example:1", "10.0.0.1:8890", "[fd00::1]:9", "b.example:443", "bad addr", "x:0"];
+const ADDRS = [
+  "a.example:1",
+  "10.0.0.1:8890",
+  "[fd00::1]:9",
+  "b.example:443",
+  "c.example:2",
+  "d.example:3",
+  "e.example:4",
+  "bad addr",
+  "x:0",
+];
 const NAMES = ["n1", "n1", "yes", "1e3", "~", "'q'", '"dq"', "0x1F", "1_000", ".inf", "-x", "é"];
 const SCALARS = [
   "~",
@@ -180,6 +190,22 @@ const configArb = fc
     mutate(render(extra, agents, emptyList), mutations),
   );
 
+/** Deep equality of two parsed trees (NaN equals NaN; shared nodes compared once). */
+function sameData(a: unknown, b: unknown, seen = new Map<object, unknown>()): boolean {
+  if (Object.is(a, b)) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (seen.get(a) === b) return true;
+  seen.set(a, b);
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keysA = Object.keys(a);
+  if (keysA.length !== Object.keys(b).length) return false;
+  return keysA.every(
+    (key) =>
+      Object.hasOwn(b, key) &&
+      sameData((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], seen),
+  );
+}
+
 /** Fixed seeds, so a failure reproduces; counts keep the file to a few seconds. */
 const SEED = 20_260_613;
 
@@ -238,12 +264,12 @@ describe("the accepted path agrees with the located path", () => {
           const both = await outcome(true);
           const located = await outcome(false);
           expect(both).toEqual(located);
-          if ("accepted" in both) accepted++;
+          if ("accepted" in both && parseFast(text) !== undefined) accepted++;
         }),
-        { seed: SEED, numRuns: 150 },
+        { seed: SEED, numRuns: 200 },
       );
-      // The generator must reach the accepted path, or the property says little.
-      expect(accepted).toBeGreaterThan(25);
+      // The generator must reach the fast path's acceptances, or the property says little.
+      expect(accepted).toBeGreaterThan(15);
     });
   });
 });
