@@ -79,9 +79,12 @@ export class Agent {
 
   /**
    * Throws an {@link AgentError} when `addr` is not `host:port`, or when the
-   * certificate or key does not parse or does not match.
+   * certificate or key does not parse or does not match. `previous` is for
+   * the pool only: an agent at the same addr whose connection this one takes
+   * over (see {@link agentSharingConnection}).
    */
-  constructor(config: AgentConfig, options: AgentOptions = {}, reuse?: Connection) {
+  constructor(config: AgentConfig, options: AgentOptions = {}, previous?: Agent) {
+    const reuse = previous ? previous.#connection : undefined;
     // A reused connection was made for this very addr: it needs no parsing again.
     const parsed = reuse
       ? undefined
@@ -96,7 +99,9 @@ export class Agent {
     const verified = verifyTls(config.addr, config.tls, options.tlsLabels);
     this.addr = config.addr;
     this.name = config.name || config.addr;
-    this.dockerHost = dockerHostOf(config.addr);
+    // The same string as before: a swap of 10,000 renamed agents then builds
+    // no new keys for the pool's agent:// index (their hashes are cached).
+    this.dockerHost = previous ? previous.dockerHost : dockerHostOf(config.addr);
     this.#fingerprint = verified.fingerprint;
     this.#tlsIdentity = verified.identity;
     this.#connection =
@@ -338,5 +343,5 @@ export function agentSharingConnection(
   previous: Agent,
   options?: AgentOptions,
 ): Agent {
-  return new Agent(config, options, internals.connection(previous));
+  return new Agent(config, options, previous);
 }
