@@ -1,8 +1,8 @@
 // Bundles the CLI into dist/daemon/cli.js, replacing what tsc wrote there.
 //
 // Why: rxjs resolves to its CommonJS build under Node (its "node" export
-// condition), about 400 files required one by one, and zod, chokidar and our
-// own dist/ add about 150 ES modules more; resolving, reading and compiling
+// condition), about 400 files required one by one, and zod and our own
+// dist/ add about 150 ES modules more; resolving, reading and compiling
 // them was most of the daemon's start-up (node --cpu-prof). One file is
 // measured in the README's benchmark (start → READY=1). Packages that are
 // loaded lazily or only for some commands (undici, yaml, prom-client, pino's
@@ -16,6 +16,7 @@ import { build } from "rolldown";
 const dist = fileURLToPath(new URL("../dist/daemon/", import.meta.url));
 const EXTERNAL = [
   "pino",
+  "pino-pretty",
   "prom-client",
   "undici",
   "yaml",

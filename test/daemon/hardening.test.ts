@@ -142,9 +142,9 @@ describe("signals in the first ~0.5 s kill the daemon", () => {
    * Moments of start-up, each as the daemon reaches it: a module named by
    * Node's own ESM loader trace (NODE_DEBUG=esm) starting to load — the
    * chunks of the bundled CLI (scripts/bundle-cli.mjs) that `run` imports,
-   * with rxjs and the file watcher inside, and pino, which stays a package of its
-   * own (undici is no longer loaded at start-up) — or a delay after the
-   * CLI's first line installed its handlers (seen in /proc/<pid>/status).
+   * with rxjs and the file watcher inside, and pino, which stays a package
+   * of its own (undici is no longer loaded at start-up) — or a delay after
+   * the CLI's first line installed its handlers (seen in /proc/<pid>/status).
    */
   const MOMENTS: Array<{ label: string; loading?: string; delayMs?: number }> = [
     { label: "as the run chunk starts to load", loading: "/dist/daemon/chunks/run-" },
