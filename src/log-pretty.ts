@@ -50,7 +50,11 @@ function oneLine(record: Record<string, unknown>, messageKey: string): string {
   const err = record.err;
   let cause = "";
   if (typeof err === "string") cause = ` — ${err}`;
-  else if (err && typeof err === "object" && typeof (err as { message?: unknown }).message === "string")
+  else if (
+    err &&
+    typeof err === "object" &&
+    typeof (err as { message?: unknown }).message === "string"
+  )
     cause = ` — ${(err as { message: string }).message}`;
   else if (err !== undefined) cause = ` — ${JSON.stringify(err)}`;
   return `${speaker}${String(record[messageKey] ?? "")}${cause}`.replace(/[\r\n]+/g, " ⏎ ");
