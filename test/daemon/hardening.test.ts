@@ -266,9 +266,9 @@ describe("a --module whose import never settles", () => {
 });
 
 describe("a --module calling process.exit", () => {
-  it("is logged, with STOPPING=1 first", async () => {
+  it("is logged, with STOPPING=1 first, and exits as a crash (70), not as an invalid config", async () => {
     const module = join(ws.dir, "exits.mjs");
-    await writeFile(module, "export default () => { setTimeout(() => process.exit(7), 300); };\n");
+    await writeFile(module, "export default () => { setTimeout(() => process.exit(1), 300); };\n");
     await writeFile(ws.configPath, ws.yaml([{ addr: "127.0.0.1:1", name: "exits" }]));
     const socketPath = join(ws.dir, "notify-exit.sock");
     const notify = unixDgram ? notifySocket(socketPath) : undefined;
@@ -278,7 +278,7 @@ describe("a --module calling process.exit", () => {
         notify ? { NOTIFY_SOCKET: socketPath } : {},
       );
       running.push(daemon);
-      expect(await daemon.exited).toBe(7);
+      expect(await daemon.exited).toBe(70);
       await sleep(50);
       expect(daemon.logs.some((l) => String(l.msg).includes("process.exit() was called"))).toBe(
         true,
