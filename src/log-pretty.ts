@@ -34,11 +34,28 @@ export async function prettyDestination(
     colorize: options.colorize ?? (process.stdout.isTTY === true && !process.env.NO_COLOR),
     destination: options.destination ?? 1,
     singleLine: true,
-    // The reload log carries the located config error as a string under `error`: keep it on the line.
-    errorLikeObjectKeys: ["err"],
     translateTime: "SYS:HH:MM:ss.l",
-    // Bound to every line; the module names the speaker instead.
-    ignore: "pid,hostname,name,module",
-    messageFormat: "{if module}{module}: {end}{msg}",
+    // Bound to every line; the module names the speaker instead. `err` is
+    // folded into the message: pino-pretty would print it on lines of its own.
+    ignore: "pid,hostname,name,module,err",
+    // None is printed apart: the reload log's located error (`error`) stays on the line too.
+    errorLikeObjectKeys: [],
+    messageFormat: (record, messageKey) => oneLine(record, messageKey),
   });
+}
+
+/** `module: message — error`, on one line whatever the error holds. */
+function oneLine(record: Record<string, unknown>, messageKey: string): string {
+  const speaker = typeof record.module === "string" ? `${record.module}: ` : "";
+  const err = record.err;
+  let cause = "";
+  if (typeof err === "string") cause = ` — ${err}`;
+  else if (
+    err &&
+    typeof err === "object" &&
+    typeof (err as { message?: unknown }).message === "string"
+  )
+    cause = ` — ${(err as { message: string }).message}`;
+  else if (err !== undefined) cause = ` — ${JSON.stringify(err)}`;
+  return `${speaker}${String(record[messageKey] ?? "")}${cause}`.replace(/[\r\n]+/g, " ⏎ ");
 }

@@ -1,4 +1,4 @@
-import { type Dispatcher, request as undiciRequest } from "undici";
+import type { Dispatcher } from "undici";
 import { check, resolveOptions } from "../options.js";
 import { Connection } from "./connection.js";
 import { type DeadlineOptions, withDeadline } from "./deadline.js";
@@ -14,6 +14,7 @@ import {
 } from "./protocol.js";
 import { type TlsIdentity, type TlsLabels, type TlsMaterial, verifyTls } from "./tls.js";
 import { oneLine } from "./tls-errors.js";
+import { undici } from "./undici.js";
 
 /** What `add`, `has` and `remove` take: one agent with its TLS material as PEM text. */
 export interface AgentConfig {
@@ -75,11 +76,12 @@ function agentOptions(options: AgentOptions) {
 }
 
 /**
- * The sockets the next `new Agent` takes over instead of making its own; set
- * only for the length of that call by {@link agentSharingConnection}, so the
- * public constructor has no parameter for a type that is not exported.
+ * The agent the next `new Agent` succeeds: it takes over that agent's sockets
+ * (and its `agent://` string) instead of making its own. Set only for the
+ * length of that call by {@link agentSharingConnection}, so the public
+ * constructor has no parameter that only the pool may use.
  */
-let sharedConnection: Connection | undefined;
+let succeeding: Agent | undefined;
 
 let internals: {
   fingerprint(agent: Agent): string;
@@ -113,8 +115,9 @@ export class Agent {
    * certificate or key does not parse or does not match.
    */
   constructor(config: AgentConfig, options: AgentOptions = NO_OPTIONS) {
-    const reuse = sharedConnection;
-    sharedConnection = undefined;
+    const previous = succeeding;
+    succeeding = undefined;
+    const reuse = previous ? previous.#connection : undefined;
     const opts = agentOptions(options);
     // A reused connection was made for this very addr: it needs no parsing again.
     const parsed = reuse
@@ -130,7 +133,9 @@ export class Agent {
     const verified = verifyTls(config.addr, config.tls, opts.tlsLabels);
     this.addr = config.addr;
     this.name = config.name || config.addr;
-    this.dockerHost = dockerHostOf(config.addr);
+    // The same string as before: a swap of 10,000 renamed agents then builds
+    // no new keys for the pool's agent:// index (their hashes are cached).
+    this.dockerHost = previous ? previous.dockerHost : dockerHostOf(config.addr);
     this.#fingerprint = verified.fingerprint;
     this.#tlsIdentity = verified.identity;
     this.#connection =
@@ -184,7 +189,7 @@ export class Agent {
     options: RequestOptions,
   ): Promise<Dispatcher.ResponseData> {
     try {
-      return await undiciRequest(API_BASE_URL + endpoint, {
+      return await undici().request(API_BASE_URL + endpoint, {
         ...options,
         method: method as Dispatcher.HttpMethod,
         dispatcher: this.httpClient(),
@@ -372,10 +377,10 @@ export function agentSharingConnection(
   previous: Agent,
   options?: AgentOptions,
 ): Agent {
-  sharedConnection = internals.connection(previous);
+  succeeding = previous;
   try {
     return new Agent(config, options);
   } finally {
-    sharedConnection = undefined;
+    succeeding = undefined;
   }
 }

@@ -1,5 +1,5 @@
 import type { TLSSocket } from "node:tls";
-import { buildConnector, type Dispatcher, Pool } from "undici";
+import type { buildConnector, Dispatcher, Pool } from "undici";
 import type { AgentError } from "./errors.js";
 import { AGENT_HOST, DOCKER_HOST } from "./protocol.js";
 import type { TlsMaterial } from "./tls.js";
@@ -9,6 +9,7 @@ import {
   guardEstablished,
   traceHandshake,
 } from "./tls-errors.js";
+import { undici } from "./undici.js";
 
 export interface ConnectionOptions {
   /** Most sockets open to one agent. */
@@ -52,6 +53,7 @@ export class Connection {
   }
 
   #createPool(): Pool {
+    const { buildConnector, Pool } = undici();
     const tlsConnect = buildConnector({
       ca: this.#tls.ca,
       cert: this.#tls.cert,

@@ -46,9 +46,20 @@ export interface TlsLabels {
 const DEFAULT_LABELS: TlsLabels = { ca: "tls.ca", cert: "tls.cert", key: "tls.key" };
 const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-// Frozen materials are verified once: the loader hands the same frozen object
-// to every agent that uses the same files, so a reload does not re-parse them.
-const verifiedCache = new WeakMap<TlsMaterial, VerifiedTls>();
+// A material is verified once per object: the loader hands the same frozen
+// object to every agent that uses the same files, and code building a pool
+// passes one `tls` object to many add()s. An object that is not frozen may
+// have been given other PEM text since, so its entry also holds the three
+// strings it was verified with (kept in this WeakMap only: nothing that is
+// logged or serialised can reach them), and counts only while they are the
+// same strings; a comparison of the very same string is a pointer check.
+interface VerifiedEntry {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly verified: VerifiedTls;
+}
+const verifiedCache = new WeakMap<TlsMaterial, VerifiedEntry>();
 
 function parseCertificates(pem: string): X509Certificate[] {
   return (pem.match(CERT_BLOCK) ?? []).map((block) => new X509Certificate(block));
@@ -64,8 +75,10 @@ export function verifyTls(
   tls: TlsMaterial,
   labels: TlsLabels = DEFAULT_LABELS,
 ): VerifiedTls {
-  const cached = verifiedCache.get(tls);
-  if (cached) return cached;
+  const cached = typeof tls === "object" && tls !== null ? verifiedCache.get(tls) : undefined;
+  if (cached && cached.ca === tls.ca && cached.cert === tls.cert && cached.key === tls.key) {
+    return cached.verified;
+  }
 
   const fail = (part: TlsPart | undefined, what: string, cause?: unknown): never => {
     const label = part ? labels[part] : "tls";
@@ -127,6 +140,6 @@ export function verifyTls(
       caSha256: Object.freeze(cas.map((c) => c.fingerprint256)),
     }),
   });
-  if (Object.isFrozen(tls)) verifiedCache.set(tls, verified);
+  verifiedCache.set(tls, { ca: tls.ca, cert: tls.cert, key: tls.key, verified });
   return verified;
 }

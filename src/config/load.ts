@@ -4,19 +4,15 @@ import type { TlsPart } from "../agent/tls.js";
 import { check, resolveOptions } from "../options.js";
 import { digestInputs } from "./digest.js";
 import { ConfigError, type ConfigErrorCode, type ConfigIssue, formatIssue } from "./errors.js";
+import { type ConfigSource, FastSource, NeedsLocatedParse, parseFast } from "./fast-parse.js";
 import { formatPath, type PathSegment, quote, valueAt } from "./path.js";
-import { FileReadError, MAX_CONFIG_BYTES, readFileBounded } from "./read-file.js";
-import { AddrSchema, AgentEntrySchema, ConfigSchema } from "./schema.js";
+import { type FileBytes, FileReadError, MAX_CONFIG_BYTES, readFileBounded } from "./read-file.js";
+import { AddrSchema, type AgentEntry, AgentEntrySchema, ConfigSchema } from "./schema.js";
 import { explainSchemaIssues } from "./schema-issues.js";
 import { privateKeyIssues } from "./secret-issues.js";
 import { TlsMaterialCache, type TlsOutcome, type TlsSource } from "./tls-files.js";
 import { expiryWarning, keyModeWarning } from "./warnings.js";
-import {
-  type LocateOptions,
-  parseYaml,
-  type SourcePosition,
-  type YamlSource,
-} from "./yaml-source.js";
+import type { LocateOptions } from "./yaml-source.js";
 
 /** Options of {@link loadConfig} and {@link prepareConfig}; all optional. */
 export interface LoadOptions {
@@ -186,6 +182,18 @@ async function prepare(attempt: Attempt): Promise<PreparedConfig> {
   if (text.trim() === "")
     fail(attempt, "ERR_CONFIG_PARSE", [{ file, message: "the file is empty" }]);
 
+  // The accepted path; anything to report starts over with positions.
+  const fast = parseFast(text);
+  if (fast !== undefined) {
+    try {
+      return await validated(attempt, read, new FastSource(fast), []);
+    } catch (err) {
+      if (!(err instanceof NeedsLocatedParse)) throw err;
+      attempt.attempted.length = 1;
+    }
+  }
+
+  const { parseYaml } = await import("./yaml-source.js");
   const parsed = parseYaml(text);
   const warnings: ConfigIssue[] = parsed.warnings.map((w) => ({ file, ...w }));
   if (!parsed.ok) {
@@ -200,7 +208,17 @@ async function prepare(attempt: Attempt): Promise<PreparedConfig> {
       parsed.problems.map((p) => ({ file, ...p })),
     );
   }
-  const { source } = parsed;
+  return validated(attempt, read, parsed.source, warnings);
+}
+
+/** Schema, duplicates and TLS files over parsed config data. */
+async function validated(
+  attempt: Attempt,
+  read: FileBytes,
+  source: ConfigSource,
+  warnings: ConfigIssue[],
+): Promise<PreparedConfig> {
+  const { file, signal } = attempt;
   signal?.throwIfAborted();
   const pasted = privateKeyIssues(file, source);
   if (pasted.length > 0) fail(attempt, "ERR_CONFIG_INVALID", pasted);
@@ -329,7 +347,7 @@ const AT_ALIAS: LocateOptions = Object.freeze({ atAlias: true });
  */
 function validate(
   attempt: Attempt,
-  source: YamlSource,
+  source: ConfigSource,
   issues: ConfigIssue[],
   warnings: ConfigIssue[],
   located: Locator,
@@ -353,6 +371,17 @@ function validate(
   }
 
   const list = valueAt(data, AGENTS_PATH);
+  // What the schema already gave, when it passed: no second pass per entry.
+  const checked = result.success ? valueAt(result.data, AGENTS_PATH) : undefined;
+  const paths = new Map<string, string>();
+  const resolvePath = (dir: string, file: string) => {
+    let path = paths.get(file);
+    if (path === undefined) {
+      path = resolve(dir, file);
+      paths.set(file, path);
+    }
+    return path;
+  };
   if (list === undefined && result.success) {
     const where = valueAt(data, ["providers"]) === undefined ? [] : ["providers"];
     warnings.push(
@@ -369,7 +398,11 @@ function validate(
   const identities: AgentIdentity[] = [];
   for (const [index, raw] of list.entries()) {
     const path = [...AGENTS_PATH, index];
-    const entry = broken.has(index) ? undefined : AgentEntrySchema.safeParse(raw);
+    const entry = broken.has(index)
+      ? undefined
+      : Array.isArray(checked)
+        ? { success: true as const, data: checked[index] as AgentEntry }
+        : AgentEntrySchema.safeParse(raw);
     if (!entry?.success) {
       // Reported already; its addr and name still count for duplicates.
       const identity = identityOfBroken(raw, path);
@@ -399,9 +432,9 @@ function validate(
         name: entry.data.name,
         source: {
           kind: "files",
-          ca: resolve(dir, tls.ca_file),
-          cert: resolve(dir, tls.cert_file),
-          key: resolve(dir, tls.key_file),
+          ca: resolvePath(dir, tls.ca_file),
+          cert: resolvePath(dir, tls.cert_file),
+          key: resolvePath(dir, tls.key_file),
         },
         path,
       });
@@ -424,13 +457,14 @@ function identityOfBroken(raw: unknown, path: PathSegment[]): AgentIdentity | un
  * the pool), are reported at the second, naming the line of the first.
  */
 function checkDuplicates(
-  source: YamlSource,
+  source: ConfigSource,
   identities: readonly AgentIdentity[],
   issues: ConfigIssue[],
   located: Locator,
 ): void {
-  const addrs = new Map<string, SourcePosition>();
-  const names = new Map<string, SourcePosition>();
+  // Paths, located only for a report: locating is what the accepted path avoids.
+  const addrs = new Map<string, readonly PathSegment[]>();
+  const names = new Map<string, readonly PathSegment[]>();
   for (const { addr, name, addrPath, namePath } of identities) {
     const firstAddr = addrs.get(addr);
     if (firstAddr) {
@@ -438,13 +472,13 @@ function checkDuplicates(
         located(
           addrPath,
           "value",
-          `duplicate addr ${quote(addr)} (first at line ${firstAddr.line})`,
+          `duplicate addr ${quote(addr)} (first at line ${source.locate(firstAddr, "value", AT_ALIAS).line})`,
           AT_ALIAS,
         ),
       );
       continue;
     }
-    addrs.set(addr, source.locate(addrPath, "value", AT_ALIAS));
+    addrs.set(addr, addrPath);
 
     const effective = name ?? addr;
     const firstName = names.get(effective);
@@ -454,13 +488,13 @@ function checkDuplicates(
         located(
           namePath,
           "value",
-          `duplicate name ${quote(effective)}${defaulted} (first at line ${firstName.line})`,
+          `duplicate name ${quote(effective)}${defaulted} (first at line ${source.locate(firstName, "value", AT_ALIAS).line})`,
           AT_ALIAS,
         ),
       );
       continue;
     }
-    names.set(effective, source.locate(namePath, "value", AT_ALIAS));
+    names.set(effective, namePath);
   }
 }
 
@@ -497,9 +531,16 @@ function tlsWarnings(
     if (known) known.addrs.push(spec.addr);
     else byFile.set(key, { spec, addrs: [spec.addr], make, part });
   };
+  // Agents sharing one outcome share its three files: note them by identity.
+  const noted = new Map<TlsOutcome, string[][]>();
   for (const [i, spec] of specs.entries()) {
     const outcome = outcomes[i];
     if (!outcome?.ok) continue;
+    const lists = noted.get(outcome);
+    if (lists) {
+      for (const addrs of lists) addrs.push(spec.addr);
+      continue;
+    }
     const inBundle = spec.source.kind === "bundle";
     note(`key:${outcome.keyFile}`, spec, "key", (addrs) =>
       keyModeWarning(outcome.keyFile, outcome.keyStat, inBundle, addrs),
@@ -509,6 +550,11 @@ function tlsWarnings(
     );
     note(`ca:${outcome.caLabel}`, spec, "ca", (addrs) =>
       expiryWarning(outcome.caLabel, "CA certificate", outcome.verified.caNotAfter, addrs),
+    );
+    const keys = [`key:${outcome.keyFile}`, `cert:${outcome.certLabel}`, `ca:${outcome.caLabel}`];
+    noted.set(
+      outcome,
+      keys.map((key) => byFile.get(key)?.addrs ?? []),
     );
   }
   const warnings: ConfigIssue[] = [];

@@ -154,14 +154,23 @@ export class TlsMaterialCache {
       if (read?.ok && !inputs.has(path)) inputs.set(path, read.entry.sha256);
     }
 
+    // An accepted outcome depends only on the files, not on the agent: agents
+    // naming the same files share it (and the checks of those files run once).
+    const accepted = new Map<string, TlsOutcome>();
     const outcomes: TlsOutcome[] = [];
     for (const [index, { addr, source }] of requests.entries()) {
       if (index % 1000 === 999) signal?.throwIfAborted();
-      outcomes.push(
-        source.kind === "bundle"
-          ? this.#fromBundle(addr, source.zip, reads, generation)
-          : this.#fromFiles(addr, source, reads, generation),
-      );
+      const key =
+        source.kind === "bundle" ? source.zip : `${source.ca}\0${source.cert}\0${source.key}`;
+      let outcome = accepted.get(key);
+      if (outcome === undefined) {
+        outcome =
+          source.kind === "bundle"
+            ? this.#fromBundle(addr, source.zip, reads, generation)
+            : this.#fromFiles(addr, source, reads, generation);
+        if (outcome.ok) accepted.set(key, outcome);
+      }
+      outcomes.push(outcome);
     }
 
     signal?.throwIfAborted();

@@ -9,12 +9,49 @@ export function agentsNote(addrs: readonly string[]): string {
   return `(agent ${first}${more})`;
 }
 
+import { readFileSync } from "node:fs";
+
+/** The group `systemd/install.sh` runs the service in (`systemd/agentpool.sysusers`). */
+export const SERVICE_GROUP = "agentpool";
+
+let serviceGid: number | undefined | null = null;
+
+/** The gid of {@link SERVICE_GROUP} on this host, if it has one (read once). */
+function serviceGroupGid(): number | undefined {
+  if (serviceGid !== null) return serviceGid;
+  serviceGid = undefined;
+  try {
+    for (const line of readFileSync("/etc/group", "utf8").split("\n")) {
+      const [name, , gid] = line.split(":");
+      if (name === SERVICE_GROUP && gid !== undefined && /^\d+$/.test(gid))
+        serviceGid = Number(gid);
+    }
+  } catch {
+    // No /etc/group (not Linux, or a sandbox): only our own groups count.
+  }
+  return serviceGid;
+}
+
+/**
+ * The groups that may read a key without a warning: the daemon's own (this
+ * process's group and supplementary groups), and the service's group when the
+ * host has one, so that `sudo agentpool check` does not flag the installed
+ * `0640 root:agentpool` keys.
+ */
+export function daemonGroups(): readonly number[] {
+  const own = [process.getgid?.(), ...(process.getgroups?.() ?? [])];
+  const gids = new Set(own.filter((gid): gid is number => gid !== undefined));
+  const service = serviceGroupGid();
+  if (service !== undefined) gids.add(service);
+  return [...gids];
+}
+
 /**
  * A key that anyone but its owner (and the daemon's own group, for reading)
  * can get at, even via the zip that holds it, is one `chmod` away from being
  * fixed: warn, the load still succeeds. `0640 root:agentpool` is the usual way
  * to hand a root-owned key to a service running in group `agentpool`
- * (`ownGid`), so that alone is not worth a warning; read access for any other
+ * (`ownGids`), so that alone is not worth a warning; read access for any other
  * group, write access for any group, or any access for others is.
  */
 export function keyModeWarning(
@@ -22,18 +59,19 @@ export function keyModeWarning(
   stat: { mode: number; gid: number },
   inBundle: boolean,
   addrs: readonly string[],
-  ownGid: number | undefined = process.getgid?.(),
+  ownGids: readonly number[] = daemonGroups(),
 ): string | undefined {
   const { mode, gid } = stat;
   const groupBits = mode & 0o070;
-  const groupOk = groupBits === 0 || (groupBits === 0o040 && gid === ownGid);
+  const groupOk = groupBits === 0 || (groupBits === 0o040 && ownGids.includes(gid));
   const others = (mode & 0o007) !== 0;
   if (groupOk && !others) return undefined;
   const bits = (mode & 0o777).toString(8).padStart(4, "0");
   const who = [...(groupOk ? [] : [`group ${gid}`]), ...(others ? ["others"] : [])].join(" and ");
   const access = mode & (groupOk ? 0o004 : 0o044) ? "readable" : "accessible";
   const what = inBundle ? "holds a private key and is" : "private key is";
-  const own = ownGid === undefined ? "" : ` (or 640 in the daemon's group, gid ${ownGid})`;
+  const own =
+    ownGids.length === 0 ? "" : ` (or 640 in the daemon's group, gid ${ownGids.join(" or ")})`;
   return `${keyFile} ${agentsNote(addrs)}: ${what} ${access} by ${who} (mode ${bits}); chmod 600 it${own}`;
 }
 

@@ -1,4 +1,5 @@
 import type { Alias, Document, Node, Pair, Scalar, YAMLError, YAMLMap } from "yaml";
+import { checkKeys } from "./keys.js";
 import { formatPath, type PathSegment, quote } from "./path.js";
 import { yaml } from "./yaml-lib.js";
 
@@ -16,12 +17,9 @@ export interface YamlProblem extends SourcePosition {
   message: string;
 }
 
-/**
- * Alias expansion allowed in one file, counted in nodes. A legitimate file
- * that shares one `tls:` block among 10,000 agents expands to ~70,000; a
- * "billion laughs" file to 10^9. Checked before anything is expanded.
- */
-export const ALIAS_EXPANSION_LIMIT = 1_000_000;
+import { ALIAS_EXPANSION_LIMIT } from "./limits.js";
+
+export { ALIAS_EXPANSION_LIMIT };
 
 export type YamlParseResult =
   | { ok: true; source: YamlSource; warnings: YamlProblem[] }
@@ -61,6 +59,9 @@ export function parseYaml(text: string): YamlParseResult {
       warnings,
     };
   }
+
+  const badKey = checkKeys(doc, aliases.targets, at);
+  if (badKey) return { ok: false, empty: false, problems: [badKey], warnings };
 
   let data: unknown;
   try {

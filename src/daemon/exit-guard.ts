@@ -1,4 +1,5 @@
 import type { Logger } from "../log.js";
+import { EXIT } from "./exit-codes.js";
 import type { Notifier } from "./notify.js";
 
 let expected = false;
@@ -20,10 +21,13 @@ export function watchForeignExit(logger: Logger, notifier: Notifier): () => void
   const onExit = (code: number) => {
     if (expected) return;
     logger.fatal(
-      { code },
+      { code, exitCode: EXIT.crash },
       "process.exit() was called while the daemon was running (by a --module?); stopping",
     );
     notifier.stopping();
+    // Whatever code it gave, the daemon did not choose to stop: exit as a
+    // crash, so systemd restarts it (an exit 1 would read as "invalid config").
+    process.exitCode = EXIT.crash;
   };
   process.on("exit", onExit);
   return () => process.off("exit", onExit);

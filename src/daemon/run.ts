@@ -12,7 +12,7 @@ import { DaemonLifecycle, type StopReason } from "./lifecycle.js";
 import { startModules } from "./modules.js";
 import { createNotifier, type Notifier } from "./notify.js";
 import { installProcessHooks } from "./process-hooks.js";
-import { type StatusServer, startStatusServer } from "./status/server.js";
+import type { StatusServer } from "./status/server.js";
 
 export interface RunOptions {
   configPath: string;
@@ -222,6 +222,8 @@ async function startParts(
     });
   }
   if (options.listen !== "off") {
+    // Loaded only when serving: prom-client and the server cost start-up time.
+    const { startStatusServer } = await import("./status/server.js");
     parts.status = await startStatusServer({
       listen: options.listen,
       pool,

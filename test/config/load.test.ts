@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/errors.js";
 import { loadConfig, prepareConfig } from "../../src/config/load.js";
 import { TlsMaterialCache } from "../../src/config/tls-files.js";
+import { daemonGroups } from "../../src/config/warnings.js";
 import {
   type ConfigDir,
   type ConfigPki,
@@ -152,7 +153,7 @@ describe("warnings", () => {
     const { agents, warnings } = await loadConfig(dir.configPath);
     expect(agents).toHaveLength(2);
     expect(warnings).toEqual([
-      `${dir.configPath}:4:70: providers.agents[0].tls.key_file: ${dir.configDir}/tls/key.pem (agent a.example:1 and 1 more): private key is readable by others (mode 0644); chmod 600 it (or 640 in the daemon's group, gid ${process.getgid?.()})`,
+      `${dir.configPath}:4:70: providers.agents[0].tls.key_file: ${dir.configDir}/tls/key.pem (agent a.example:1 and 1 more): private key is readable by others (mode 0644); chmod 600 it (or 640 in the daemon's group, gid ${daemonGroups().join(" or ")})`,
     ]);
   });
 
@@ -162,7 +163,7 @@ describe("warnings", () => {
     await dir.write("certs/10.0.0.5:8890.zip", goodBundle(), 0o644);
     const { warnings } = await loadConfig(dir.configPath);
     expect(warnings).toEqual([
-      `${dir.configPath}:3:7: providers.agents[0]: ${dir.certsDir}/10.0.0.5:8890.zip (agent 10.0.0.5:8890): holds a private key and is readable by others (mode 0644); chmod 600 it (or 640 in the daemon's group, gid ${process.getgid?.()})`,
+      `${dir.configPath}:3:7: providers.agents[0]: ${dir.certsDir}/10.0.0.5:8890.zip (agent 10.0.0.5:8890): holds a private key and is readable by others (mode 0644); chmod 600 it (or 640 in the daemon's group, gid ${daemonGroups().join(" or ")})`,
     ]);
   });
 
@@ -209,7 +210,7 @@ describe("warnings", () => {
       );
       const { warnings } = await loadConfig(dir.configPath);
       expect(warnings).toEqual([
-        `${dir.configPath}:4:70: providers.agents[0].tls.key_file: ${dir.configDir}/tls/key.pem (agent a.example:1): private key is readable by group ${otherGid} (mode 0640); chmod 600 it (or 640 in the daemon's group, gid ${process.getgid?.()})`,
+        `${dir.configPath}:4:70: providers.agents[0].tls.key_file: ${dir.configDir}/tls/key.pem (agent a.example:1): private key is readable by group ${otherGid} (mode 0640); chmod 600 it (or 640 in the daemon's group, gid ${daemonGroups().join(" or ")})`,
       ]);
     },
   );

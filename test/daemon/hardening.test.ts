@@ -141,15 +141,17 @@ describe("check and status output is cut at 64 KiB when stdout is a pipe", () =>
 describe("signals in the first ~0.5 s kill the daemon", () => {
   /**
    * Moments of start-up, each as the daemon reaches it: a module named by
-   * Node's own ESM loader trace (NODE_DEBUG=esm) starting to load — run.js
-   * and the heavy libraries it pulls in — or a delay after the CLI's first
-   * line installed its handlers (seen in /proc/<pid>/status).
+   * Node's own ESM loader trace (NODE_DEBUG=esm) starting to load — the
+   * chunks of the bundled CLI (scripts/bundle-cli.mjs) that `run` imports,
+   * with rxjs and the file watcher inside, and pino, which stays a package
+   * of its own (undici is no longer loaded at start-up) — or a delay after
+   * the CLI's first line installed its handlers (seen in /proc/<pid>/status).
    */
   const MOMENTS: Array<{ label: string; loading?: string; delayMs?: number }> = [
-    { label: "as run.js starts to load", loading: "/dist/daemon/run.js" },
-    { label: "while rxjs loads", loading: "/node_modules/rxjs/" },
-    { label: "while undici loads", loading: "/node_modules/undici/" },
-    { label: "while the file watcher loads", loading: "/dist/reload/source.js" },
+    { label: "as the run chunk starts to load", loading: "/dist/daemon/chunks/run-" },
+    { label: "while the loader's chunk loads", loading: "/dist/daemon/chunks/load-" },
+    { label: "while the agent chunk loads", loading: "/dist/daemon/chunks/agent-" },
+    { label: "while pino loads", loading: "/node_modules/pino/" },
     { label: "right after the first line", delayMs: 0 },
     { label: "50 ms after the first line", delayMs: 50 },
     { label: "200 ms after the first line", delayMs: 200 },
@@ -265,9 +267,9 @@ describe("a --module whose import never settles", () => {
 });
 
 describe("a --module calling process.exit", () => {
-  it("is logged, with STOPPING=1 first", async () => {
+  it("is logged, with STOPPING=1 first, and exits as a crash (70), not as an invalid config", async () => {
     const module = join(ws.dir, "exits.mjs");
-    await writeFile(module, "export default () => { setTimeout(() => process.exit(7), 300); };\n");
+    await writeFile(module, "export default () => { setTimeout(() => process.exit(1), 300); };\n");
     await writeFile(ws.configPath, ws.yaml([{ addr: "127.0.0.1:1", name: "exits" }]));
     const socketPath = join(ws.dir, "notify-exit.sock");
     const notify = unixDgram ? notifySocket(socketPath) : undefined;
@@ -277,7 +279,7 @@ describe("a --module calling process.exit", () => {
         notify ? { NOTIFY_SOCKET: socketPath } : {},
       );
       running.push(daemon);
-      expect(await daemon.exited).toBe(7);
+      expect(await daemon.exited).toBe(70);
       await sleep(50);
       expect(daemon.logs.some((l) => String(l.msg).includes("process.exit() was called"))).toBe(
         true,

@@ -78,7 +78,8 @@ function childOf(pid: number): number {
 
 async function prepare(): Promise<void> {
   ws = await createWorkspace("agentpool-logformat-");
-  await writeFile(ws.configPath, ws.yaml([]));
+  // An agent nobody answers for: its failed probe logs a line with an `err`.
+  await writeFile(ws.configPath, ws.yaml([{ addr: "127.0.0.1:1", name: "nobody" }]));
 }
 
 function plainLines(text: string): string[] {
@@ -95,6 +96,11 @@ describe("log format", () => {
       await prepare();
       const run = underTerminal();
       await waitFor("the ready line", () => /: ready/.test(run.out().replace(ANSI, "")), 15_000);
+      await waitFor(
+        "the failed probe's line",
+        () => /agent info probe failed/.test(run.out().replace(ANSI, "")),
+        10_000,
+      );
       // A rejected edit: the error line names the file, line and column.
       await writeFile(ws.configPath, "providers:\n  agents: [\n");
       await waitFor(
@@ -119,6 +125,10 @@ describe("log format", () => {
       expect(rejected).toMatch(/ERROR/);
       expect(rejected).toContain(`${ws.configPath}:3:1`);
       expect(lines.at(-1)).toMatch(/INFO *: stopped/);
+      // Regression: an `err` field was printed on lines of its own.
+      const probe = lines.find((l) => l.includes("agent info probe failed"));
+      expect(probe).toMatch(/WARN/);
+      expect(probe).toContain("— agent 127.0.0.1:1:");
       // Nothing of the NDJSON form reaches the terminal.
       expect(lines.some((l) => l.startsWith('{"level"'))).toBe(false);
     },

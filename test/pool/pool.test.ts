@@ -190,6 +190,20 @@ describe("AgentPool", () => {
     expect(pool.snapshot.version).toBe(0);
   });
 
+  it("a tls object shared by many add()s and then given another key is verified again", () => {
+    const pool = newPool();
+    // Not frozen, as code building a pool naturally writes it.
+    const tls = { ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key };
+    for (let i = 0; i < 50; i++) pool.add({ addr: `10.0.0.${i}:1`, tls });
+    expect(pool.size).toBe(50);
+    // The once-verified object now holds a key of another certificate.
+    tls.key = (rotated as { key: string }).key;
+    expect(() => pool.add({ addr: "10.0.1.1:1", tls })).toThrow(/10\.0\.1\.1:1: tls\.key/);
+    tls.cert = (rotated as { cert: string }).cert;
+    expect(pool.add({ addr: "10.0.1.1:1", tls })).toBe(true);
+    expect(pool.size).toBe(51);
+  });
+
   it("never leaks the private key into a snapshot", async () => {
     const { inspect } = await import("node:util");
     const pool = newPool();

@@ -239,6 +239,13 @@ describe("under a real systemd (systemd-nspawn -b, Debian 12)", () => {
     expect(lines.find(loaded(2, "initial"))).not.toContain("warnings");
   });
 
+  it("agentpool check run as root does not flag the installed 0640 root:agentpool key", async (ctx) => {
+    const m = await skipUnlessUp(ctx);
+    const out = await m.exec("node", ["/opt/agentpool/dist/daemon/cli.js", "check", "-c", CONFIG]);
+    expect(out.code, out.stderr).toBe(0);
+    expect(`${out.stdout}${out.stderr}`).not.toMatch(/readable by|warning/i);
+  });
+
   it("the status endpoint answers", async (ctx) => {
     const m = await skipUnlessUp(ctx);
     const script = `fetch(${JSON.stringify(STATUS_URL)}).then(async (r) => console.log(r.status, await r.text()))`;

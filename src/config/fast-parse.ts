@@ -1,0 +1,251 @@
+import jsYaml from "js-yaml";
+import { ALIAS_EXPANSION_LIMIT } from "./limits.js";
+import type { PathSegment } from "./path.js";
+import type { LocateOptions, SourcePosition } from "./yaml-source.js";
+
+/*
+ * The accepted path. `yaml` keeps a position for every node, which is what
+ * located messages need, and costs ~20x the time of js-yaml on a file that
+ * has nothing to report (160 ms against 7 ms for 1,000 agents). So a config
+ * is read with js-yaml first; the moment anything needs a position (a schema
+ * issue, a duplicate, a TLS problem, a warning), `FastSource.locate` throws
+ * {@link NeedsLocatedParse} and the loader starts over on the located path,
+ * which is the judge of every message (`yaml` is loaded then, so a process
+ * whose configs are all clean never loads it). js-yaml only ever decides
+ * "nothing to report"; where the two parsers could disagree, it declines:
+ * - only the YAML 1.2 core schema's plain scalars are typed, with the
+ *   patterns of the spec (yaml's default), so `1_000` or `0b1` stay strings
+ *   on both sides; every explicit tag (`!!str`, `!foo`) declines;
+ * - text that yaml could read differently or warn about declines after a
+ *   scan (see DECLINE): directives, keys that are not plain scalars;
+ * - js-yaml shares an aliased node instead of copying it, so its expansion is
+ *   counted (memoized, linear) before the schema walks the tree, and a total
+ *   over ALIAS_EXPANSION_LIMIT or a cycle declines;
+ * - keys that may have been a number, a bool or null decline: their string
+ *   forms differ between the parsers;
+ * - a warning of js-yaml, an error, an empty document, or a second document
+ *   decline.
+ */
+
+/** Thrown by {@link FastSource.locate}: the config must be read again with positions. */
+export class NeedsLocatedParse extends Error {
+  override readonly name = "NeedsLocatedParse";
+}
+
+// YAML 1.2.2 §10.3.2 (core schema), tag resolution of plain scalars.
+const NULL = /^(?:~|null|Null|NULL)?$/;
+const BOOL = /^(?:true|True|TRUE|false|False|FALSE)$/;
+const INT = /^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$/;
+const FLOAT =
+  /^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+
+const coreTypes = [
+  new jsYaml.Type("tag:yaml.org,2002:null", {
+    kind: "scalar",
+    resolve: (text: string) => NULL.test(text),
+    construct: () => null,
+  }),
+  new jsYaml.Type("tag:yaml.org,2002:bool", {
+    kind: "scalar",
+    resolve: (text: string) => BOOL.test(text),
+    construct: (text: string) => text.charAt(0).toLowerCase() === "t",
+  }),
+  new jsYaml.Type("tag:yaml.org,2002:int", {
+    kind: "scalar",
+    resolve: (text: string) => INT.test(text),
+    construct: (text: string) => {
+      if (text.startsWith("0o")) return Number.parseInt(text.slice(2), 8);
+      if (text.startsWith("0x")) return Number.parseInt(text.slice(2), 16);
+      return Number.parseInt(text, 10);
+    },
+  }),
+  new jsYaml.Type("tag:yaml.org,2002:float", {
+    kind: "scalar",
+    resolve: (text: string) => FLOAT.test(text),
+    construct: (text: string) => {
+      const lower = text.toLowerCase();
+      if (lower.endsWith(".nan")) return Number.NaN;
+      if (lower.endsWith(".inf")) return lower.startsWith("-") ? -Infinity : Infinity;
+      return Number.parseFloat(text);
+    },
+  }),
+  // `<<: *base` (GoDoxy's go-yaml reads it; the located path merges too).
+  new jsYaml.Type("tag:yaml.org,2002:merge", {
+    kind: "scalar",
+    resolve: (text: string) => text === "<<",
+  }),
+];
+
+/**
+ * No explicit types at all: js-yaml then refuses every explicit tag as
+ * unknown, and the located path (which knows tags and warns) takes over.
+ */
+const CORE_SCHEMA = new jsYaml.Schema({ implicit: coreTypes, explicit: [] });
+
+/**
+ * Text the located path may read differently or warn about, found by a scan
+ * of the text. Over-matching (one of these inside a quoted string) only
+ * costs the slower path.
+ */
+const DECLINE: readonly RegExp[] = [
+  // A directive: `%YAML 1.1` changes how yaml types scalars.
+  /^%/m,
+  // Keys that are not plain scalars: js-yaml writes such a key as the string
+  // form of its value (`[providers]` becomes `providers`). The explicit-key
+  // indicator, a flow collection or an alias before a `:`, or a flow
+  // collection or alias opening an entry of a flow collection (`{ [a] }` is
+  // a key with no value; `[a, [b]]` merely looks like one).
+  /(?:^|[\s,[{])\?(?:[ \t]|$)/m,
+  /[\]}][ \t]*:/,
+  /\*[^\s,[\]{}]+[ \t]*:/,
+  /[{,]\s*[[{*]/,
+  // yaml warns about an anchor ending in `:` ("ambiguous").
+  /&[^\s,[\]{}]*:/,
+  // yaml warns about a flow collection's end at its parent's indentation.
+  /^[ \t]*[\]}]/m,
+  // An anchor or alias name ends at a flow indicator for js-yaml (as YAML
+  // 1.2 says), not always for yaml: `&t{ a: 1 }` is an error there.
+  /[&*][^\s,[\]{}]+[,[\]{}]/,
+  // A tab where indentation goes, even on a blank line: yaml refuses some
+  // that js-yaml lets pass (after a key with no value).
+  /^ *\t/m,
+  // A comment needs a space before its `#`; js-yaml takes `[]#` or `"q"#`.
+  /["'\]}]#/,
+];
+
+/**
+ * A key string that js-yaml may have made from a scalar that is not a string
+ * (null, a bool, a number): yaml writes some of them differently (`~` is
+ * `"null"` in one and `""` in the other), so the located path decides.
+ */
+const NON_TEXT_KEY =
+  /^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|-?Infinity|NaN|[-+]?[0-9.][0-9a-fA-FoxeE.+-]*)?$/;
+
+/**
+ * @internal Off: every load takes the located path. For tests that compare
+ * the two paths on the same input.
+ */
+export const fastPath = { enabled: true };
+
+/**
+ * The plain data of `text` when the fast parser can vouch for it, or
+ * undefined when the located path must decide. Never throws.
+ */
+export function parseFast(text: string): unknown {
+  if (!fastPath.enabled) return undefined;
+  if (DECLINE.some((pattern) => pattern.test(text))) return undefined;
+  let warned = false;
+  /** An alias js-yaml may resolve otherwise than YAML says. */
+  let recursive = false;
+  // js-yaml lets an alias refer to a collection that is still being read (it
+  // then shares or merges what was read so far); in YAML that alias is
+  // recursive, and the located path refuses it.
+  const complete = new WeakSet<object>();
+  const anchors = new Set<string>();
+  let data: unknown;
+  try {
+    data = jsYaml.load(text, {
+      schema: CORE_SCHEMA,
+      json: false,
+      onWarning: () => {
+        warned = true;
+      },
+      listener(event, state) {
+        if (event !== "close") return;
+        const { kind, result, anchor } = state as unknown as {
+          kind: string | null;
+          result: unknown;
+          anchor: string | null;
+        };
+        // js-yaml binds a name when its node ends, yaml when its anchor is
+        // read: with one name on a node and on a node inside it, an alias
+        // after both would differ. Any name anchored twice declines.
+        if (anchor !== null) {
+          if (anchors.has(anchor)) recursive = true;
+          anchors.add(anchor);
+        }
+        if (typeof result !== "object" || result === null) return;
+        // An alias is the one node that ends with no kind of its own.
+        if (kind === null) {
+          if (!complete.has(result)) recursive = true;
+        } else {
+          complete.add(result);
+        }
+      },
+    });
+  } catch {
+    return undefined;
+  }
+  if (warned || recursive || data === null || data === undefined) return undefined;
+  return expansionWithin(data, ALIAS_EXPANSION_LIMIT) ? data : undefined;
+}
+
+/**
+ * Whether the tree, with every shared node counted as often as it is
+ * referenced (what a walk of it visits), has at most `limit` nodes, no cycle
+ * and only text keys. Counted the way the located path counts: a node, plus
+ * one per key, plus its values. Memoized by identity, so linear in the
+ * number of distinct nodes however deep the sharing goes.
+ */
+function expansionWithin(root: unknown, limit: number): boolean {
+  const sizes = new Map<object, number>();
+  const open = new Set<object>();
+  let failed = false;
+  const sizeOf = (node: unknown): number => {
+    if (node === null || typeof node !== "object") return 1;
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    if (open.has(node)) {
+      failed = true;
+      return Number.POSITIVE_INFINITY;
+    }
+    open.add(node);
+    let size = 1;
+    if (Array.isArray(node)) {
+      for (const item of node) {
+        size += sizeOf(item);
+        if (failed || size > limit) break;
+      }
+    } else {
+      for (const key of Object.keys(node)) {
+        if (NON_TEXT_KEY.test(key)) {
+          failed = true;
+          break;
+        }
+        size += 1 + sizeOf((node as Record<string, unknown>)[key]);
+        if (failed || size > limit) break;
+      }
+    }
+    open.delete(node);
+    sizes.set(node, size);
+    return size;
+  };
+  return sizeOf(root) <= limit && !failed;
+}
+
+/** What the loader validates: plain data, and where a path is written. */
+export interface ConfigSource {
+  readonly data: unknown;
+  locate(
+    path: readonly PathSegment[],
+    part?: "key" | "value",
+    options?: LocateOptions,
+  ): SourcePosition;
+}
+
+/**
+ * Data from {@link parseFast}, with no positions: the first `locate()` (any
+ * issue or warning to report) throws {@link NeedsLocatedParse}, and the
+ * loader starts over on the located path, which alone words messages.
+ */
+export class FastSource implements ConfigSource {
+  readonly data: unknown;
+
+  constructor(data: unknown) {
+    this.data = data;
+  }
+
+  locate(): SourcePosition {
+    throw new NeedsLocatedParse("the config must be read again with positions");
+  }
+}
