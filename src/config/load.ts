@@ -409,38 +409,53 @@ function validate(
       if (identity) identities.push(identity);
       continue;
     }
-    if (typeof entry.data === "string") {
-      identities.push({ addr: entry.data, name: undefined, addrPath: path, namePath: path });
-      specs.push({
-        addr: entry.data,
-        name: undefined,
-        source: { kind: "bundle", zip: join(attempt.certsDir, `${entry.data}.zip`) },
-        path,
-      });
-    } else {
-      const dir = dirname(attempt.configPath);
-      const { tls } = entry.data;
-      const addrPath = [...path, "addr"];
-      identities.push({
-        addr: entry.data.addr,
-        name: entry.data.name,
-        addrPath,
-        namePath: entry.data.name === undefined ? addrPath : [...path, "name"],
-      });
-      specs.push({
-        addr: entry.data.addr,
-        name: entry.data.name,
-        source: {
-          kind: "files",
-          ca: resolvePath(dir, tls.ca_file),
-          cert: resolvePath(dir, tls.cert_file),
-          key: resolvePath(dir, tls.key_file),
-        },
-        path,
-      });
-    }
+    const { identity, spec } = acceptedEntry(attempt, entry.data, path, resolvePath);
+    identities.push(identity);
+    specs.push(spec);
   }
   return { specs, identities };
+}
+
+/** A valid agent entry (GoDoxy's `host:port` string or the object form) as what the later checks read. */
+function acceptedEntry(
+  attempt: Attempt,
+  entry: AgentEntry,
+  path: PathSegment[],
+  resolvePath: (dir: string, file: string) => string,
+): { identity: AgentIdentity; spec: AgentSpec } {
+  if (typeof entry === "string") {
+    return {
+      identity: { addr: entry, name: undefined, addrPath: path, namePath: path },
+      spec: {
+        addr: entry,
+        name: undefined,
+        source: { kind: "bundle", zip: join(attempt.certsDir, `${entry}.zip`) },
+        path,
+      },
+    };
+  }
+  const dir = dirname(attempt.configPath);
+  const { tls } = entry;
+  const addrPath = [...path, "addr"];
+  return {
+    identity: {
+      addr: entry.addr,
+      name: entry.name,
+      addrPath,
+      namePath: entry.name === undefined ? addrPath : [...path, "name"],
+    },
+    spec: {
+      addr: entry.addr,
+      name: entry.name,
+      source: {
+        kind: "files",
+        ca: resolvePath(dir, tls.ca_file),
+        cert: resolvePath(dir, tls.cert_file),
+        key: resolvePath(dir, tls.key_file),
+      },
+      path,
+    },
+  };
 }
 
 function identityOfBroken(raw: unknown, path: PathSegment[]): AgentIdentity | undefined {
