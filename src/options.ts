@@ -23,6 +23,15 @@ export type OptionCheck = (value: unknown) => string | undefined;
 const isPositive = (value: unknown): value is number =>
   typeof value === "number" && Number.isFinite(value) && value > 0;
 
+/**
+ * The longest delay Node's timers keep: a larger one fires after 1 ms
+ * (with a TimeoutOverflowWarning), which would turn a long period into a spin.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+const tooLong = (value: unknown): boolean => typeof value === "number" && value > MAX_TIMER_MS;
+const TOO_LONG = `must be at most ${MAX_TIMER_MS} milliseconds (about 24 days)`;
+
 /** The checks the options of this package use. */
 export const check = Object.freeze({
   string: ((value) => (typeof value === "string" ? undefined : "must be a string")) as OptionCheck,
@@ -36,12 +45,15 @@ export const check = Object.freeze({
     Number.isInteger(value) && (value as number) > 0
       ? undefined
       : "must be a positive integer") as OptionCheck,
-  positiveMs: ((value) =>
-    isPositive(value) ? undefined : "must be a positive number of milliseconds") as OptionCheck,
-  nonNegativeMs: ((value) =>
-    typeof value === "number" && Number.isFinite(value) && value >= 0
-      ? undefined
-      : "must be a number of milliseconds, 0 or more") as OptionCheck,
+  positiveMs: ((value) => {
+    if (!isPositive(value)) return "must be a positive number of milliseconds";
+    return tooLong(value) ? TOO_LONG : undefined;
+  }) as OptionCheck,
+  nonNegativeMs: ((value) => {
+    if (!(typeof value === "number" && Number.isFinite(value) && value >= 0))
+      return "must be a number of milliseconds, 0 or more";
+    return tooLong(value) ? TOO_LONG : undefined;
+  }) as OptionCheck,
   positiveBytes: ((value) =>
     isPositive(value) ? undefined : "must be a positive number of bytes") as OptionCheck,
   object: ((value) =>

@@ -25,6 +25,11 @@ describe("options", () => {
       ],
       ["debounceMs", () => watchConfig(new AgentPool(), { configPath: "x.yml", debounceMs: -1 })],
       ["configPath", () => watchConfig(new AgentPool(), { configPath: "" })],
+      // Past Node's timer limit a period would fire every 1 ms.
+      [
+        "resyncMs",
+        () => watchConfig(new AgentPool(), { configPath: "x.yml", resyncMs: 3_000_000_000 }),
+      ],
     ];
     for (const [option, attempt] of attempts) {
       let thrown: unknown;
@@ -39,6 +44,9 @@ describe("options", () => {
       expect((thrown as OptionError).option).toBe(option);
       expect((thrown as Error).message).toMatch(new RegExp(`^${option} [^\\n]+\\.$`));
     }
+    expect(() =>
+      watchConfig(new AgentPool(), { configPath: "x.yml", resyncMs: 3_000_000_000 }),
+    ).toThrow("resyncMs must be at most 2147483647 milliseconds (about 24 days).");
     // The README quotes this one.
     expect(
       () => new Agent({ addr: "127.0.0.1:1", tls: pki.clientTls }, { connections: 0 }),

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../log.js";
 import { LOG_FORMATS, type LogFormat, resolveLogFormat } from "../log-pretty.js";
+import { MAX_TIMER_MS } from "../options.js";
 import { isUsageError, UsageError, usageError } from "./commands/io.js";
 import { DEFAULT_CONFIG, DEFAULT_LISTEN } from "./defaults.js";
 import { releaseEarlySignals } from "./early-signals.js";
@@ -50,6 +51,21 @@ function version(): string {
   return pkg.version;
 }
 
+/**
+ * A flag's number of milliseconds, 0 or more, at most what Node's timers keep
+ * (a larger one would fire after 1 ms). Undefined when the flag is not given.
+ */
+function millisecondsFlag(flag: string, raw: string | undefined, zero = ""): number | undefined {
+  if (raw === undefined) return undefined;
+  const ms = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(ms) || ms < 0 || ms > MAX_TIMER_MS) {
+    throw new UsageError(
+      `${flag} takes a number of milliseconds from 0${zero} to ${MAX_TIMER_MS}, not ${JSON.stringify(raw.slice(0, 40))}`,
+    );
+  }
+  return ms;
+}
+
 async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -69,23 +85,9 @@ async function run(argv: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  const debounceMs = values.debounce === undefined ? undefined : Number(values.debounce);
-  if (debounceMs !== undefined && (!Number.isFinite(debounceMs) || debounceMs < 0)) {
-    throw new UsageError(`--debounce takes a number of milliseconds, not "${values.debounce}"`);
-  }
-  const moduleTimeout = values["module-timeout"];
-  const moduleTimeoutMs = moduleTimeout === undefined ? undefined : Number(moduleTimeout);
-  if (moduleTimeoutMs !== undefined && (!Number.isFinite(moduleTimeoutMs) || moduleTimeoutMs < 0)) {
-    throw new UsageError(
-      `--module-timeout takes a number of milliseconds, not ${JSON.stringify(String(moduleTimeout).slice(0, 40))}`,
-    );
-  }
-  const resyncMs = values.resync === undefined ? undefined : Number(values.resync);
-  if (resyncMs !== undefined && (!Number.isFinite(resyncMs) || resyncMs < 0)) {
-    throw new UsageError(
-      `--resync takes a number of milliseconds (0 = off), not ${JSON.stringify(String(values.resync).slice(0, 40))}`,
-    );
-  }
+  const debounceMs = millisecondsFlag("--debounce", values.debounce);
+  const moduleTimeoutMs = millisecondsFlag("--module-timeout", values["module-timeout"]);
+  const resyncMs = millisecondsFlag("--resync", values.resync, " (0 = off)");
   const logLevel = values["log-level"] || process.env.AGENTPOOL_LOG_LEVEL || "info";
   if (!LOG_LEVELS.has(logLevel))
     throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}`);

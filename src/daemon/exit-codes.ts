@@ -16,3 +16,20 @@ export const EXIT = Object.freeze({
   /** The daemon could not start for a reason other than its config, or died. */
   crash: 70,
 });
+
+/**
+ * A start-up failure the operator must fix on the command line (a docker
+ * sockets folder or group that cannot be used): one sentence, no stack, and
+ * an exit status that systemd does not restart on.
+ */
+export class StartupError extends Error {
+  readonly code = "ERR_STARTUP";
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "StartupError";
+  }
+}

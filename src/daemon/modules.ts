@@ -73,7 +73,10 @@ async function startOne(
     logger.info("module started");
     return "started";
   } catch (err) {
-    logger.error({ err }, "module failed");
+    // A mistyped path is the operator's mistake: its sentence, not a stack.
+    if ((err as { code?: unknown }).code === "ERR_MODULE_NOT_FOUND")
+      logger.error({ error: (err as Error).message }, "module not found; skipped");
+    else logger.error({ err }, "module failed");
     return "failed";
   }
 }

@@ -7,7 +7,7 @@ import type { ReloadResult } from "../reload/result.js";
 import { type ConfigWatcher, watchConfig } from "../reload/watch-config.js";
 import { plural } from "./commands/io.js";
 import { claimEarlySignals } from "./early-signals.js";
-import { EXIT } from "./exit-codes.js";
+import { EXIT, StartupError } from "./exit-codes.js";
 import { DaemonLifecycle, type StopReason } from "./lifecycle.js";
 import { startModules } from "./modules.js";
 import { createNotifier, type Notifier } from "./notify.js";
@@ -219,6 +219,13 @@ async function startParts(
     parts.dockerSockets = await serveDockerSockets(pool, options.dockerSockets, {
       logger,
       ...(options.dockerSocketGroup ? { group: options.dockerSocketGroup } : {}),
+    }).catch((err: unknown) => {
+      // A folder or group that cannot be used is fixed on the command line, not by a restart.
+      throw new StartupError(
+        `--docker-sockets: ${err instanceof Error ? err.message : String(err)}`,
+        EXIT.usage,
+        { cause: err },
+      );
     });
   }
   if (options.listen !== "off") {
@@ -261,9 +268,21 @@ async function failedStart(
       ? `config rejected:\n${err.message}`
       : `cannot start: ${err instanceof Error ? err.message : String(err)}`;
   stderr.write(`agentpool: ${message}\n`);
-  logger.fatal({ err: err instanceof ConfigError ? err.message : err }, "start-up failed");
+  // Errors that explain themselves (ours, or a system error with a code such
+  // as EADDRINUSE) are logged as their sentence; only an unknown error, a
+  // bug, keeps its stack.
+  const codeOf = (e: unknown) => (e as { code?: unknown } | undefined)?.code;
+  const code = codeOf(err) ?? codeOf((err as { cause?: unknown } | undefined)?.cause);
+  const explained = err instanceof ConfigError || typeof code === "string";
+  logger.fatal(
+    explained
+      ? { error: message.replace(/\s*\n\s*/g, " "), ...(typeof code === "string" ? { code } : {}) }
+      : { err },
+    "start-up failed",
+  );
   await cleanup();
-  return err instanceof ConfigError ? EXIT.invalidConfig : EXIT.crash;
+  if (err instanceof ConfigError) return EXIT.invalidConfig;
+  return err instanceof StartupError ? err.exitCode : EXIT.crash;
 }
 
 /** Tells systemd, closes everything within `timeoutMs`, and resolves with the reason's exit status. */

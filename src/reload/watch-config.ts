@@ -97,8 +97,13 @@ export function watchConfig(pool: AgentPool, options: WatchConfigOptions): Confi
       debounceMs: check.nonNegativeMs,
       onAttemptStart: check.function,
       onAttemptEnd: check.function,
-      resyncMs: (value) =>
-        check.nonNegativeMs(value) && "must be a number of milliseconds, 0 (off) or more",
+      resyncMs: (value) => {
+        const wrong = check.nonNegativeMs(value);
+        if (wrong === undefined) return undefined;
+        return typeof value === "number" && value > 0
+          ? wrong
+          : "must be a number of milliseconds, 0 (off) or more";
+      },
     },
     ["configPath"],
   );

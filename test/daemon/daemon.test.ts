@@ -54,6 +54,10 @@ describe("agentpool run", () => {
       expect(await daemon.exited).toBe(EXIT.crash);
       expect(EXIT.crash).not.toBe(EXIT.invalidConfig);
       expect(daemon.stderr()).toMatch(/cannot start: .*EADDRINUSE/);
+      // The operator's answer is a sentence: the fatal log line carries no stack.
+      const fatal = daemon.logs.find((line) => line.msg === "start-up failed");
+      expect(fatal?.code).toBe("EADDRINUSE");
+      expect(JSON.stringify(fatal)).not.toContain("stack");
     } finally {
       taken.close();
     }
@@ -63,6 +67,21 @@ describe("agentpool run", () => {
     daemon = startDaemon(["run", "--no-such-flag"]);
     expect(await daemon.exited).toBe(2);
     expect(daemon.stderr()).toMatch(/Usage: agentpool/);
+  });
+
+  // Regression: a period past Node's timer limit fired every 1 ms (the resync spun).
+  it.each([
+    ["--resync", "3000000000"],
+    ["--module-timeout", "3000000000"],
+    ["--debounce", "1e12"],
+    ["--resync", "soon"],
+    ["--debounce", ""],
+  ])("exits 2 for %s %j, naming the bound", async (flag, value) => {
+    daemon = startDaemon(["run", "-c", ws.configPath, "--listen", "off", flag, value]);
+    expect(await daemon.exited).toBe(2);
+    expect(daemon.stderr()).toContain(`${flag} takes a number of milliseconds from 0`);
+    expect(daemon.stderr()).toContain("2147483647");
+    expect(daemon.stderr()).not.toContain("TimeoutOverflowWarning");
   });
 
   it("loads, reloads on edits and on SIGHUP, logs one line per reload, and stops on SIGTERM with 0", async () => {

@@ -96,22 +96,44 @@ describe("agentpool run --docker-sockets", () => {
     expect(run.stderr).toContain("--docker-socket-group needs --docker-sockets DIR");
   });
 
-  it("a docker sockets folder that cannot be used stops the start with one sentence", async () => {
+  it("a docker sockets folder or group that cannot be used stops the start with one sentence, exit 2 (not restarted)", async () => {
     const ws = await createWorkspace("agentpool-dsock-daemon-");
     closers.push(() => ws.cleanup());
     await writeFile(ws.configPath, ws.yaml([]));
     const notADir = join(ws.dir, "file");
     await writeFile(notADir, "x");
-    const run = spawnSync(
-      process.execPath,
-      [CLI, "run", "-c", ws.configPath, "--listen", "off", "--docker-sockets", notADir],
-      { encoding: "utf8" },
-    );
-    expect(run.status).toBe(EXIT.crash);
-    expect(run.stderr).toContain(
-      `agentpool: cannot start: docker sockets folder ${notADir} is not a directory.`,
-    );
-    expect(run.stderr).not.toMatch(/\n\s+at /);
+    const start = (...flags: string[]) =>
+      spawnSync(process.execPath, [CLI, "run", "-c", ws.configPath, "--listen", "off", ...flags], {
+        encoding: "utf8",
+      });
+    const cases = [
+      {
+        run: start("--docker-sockets", notADir),
+        sentence: `agentpool: cannot start: --docker-sockets: docker sockets folder ${notADir} is not a directory.`,
+      },
+      {
+        run: start(
+          "--docker-sockets",
+          join(ws.dir, "socks"),
+          "--docker-socket-group",
+          "no-such-group-x",
+        ),
+        sentence: `agentpool: cannot start: --docker-sockets: docker socket group "no-such-group-x" does not exist.`,
+      },
+    ];
+    for (const { run, sentence } of cases) {
+      expect(run.status).toBe(EXIT.usage);
+      expect(run.stderr).toContain(sentence);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+      // Regression: the fatal log line carried the error's stack.
+      const fatal = run.stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((record) => record.msg === "start-up failed");
+      expect(fatal?.code).toBe("ERR_STARTUP");
+      expect(JSON.stringify(fatal)).not.toContain("stack");
+    }
   });
 });
 
