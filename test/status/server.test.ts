@@ -107,6 +107,7 @@ describe("status endpoint routes", () => {
     );
     const good = okResult({
       version: pool.snapshot.version,
+      durationMs: 4.591864000001806,
       agents: 2,
       warnings: ["key.pem is readable by others"],
     });
@@ -121,7 +122,8 @@ describe("status endpoint routes", () => {
       lastReload: {
         ok: true,
         at: good.at,
-        durationMs: good.durationMs,
+        // Regression: raw float durations (4.591864000001806 ms) reached /status.
+        durationMs: 4.59,
         cause: "file",
         version: good.version,
         warnings: ["key.pem is readable by others"],
@@ -132,7 +134,7 @@ describe("status endpoint routes", () => {
           ok: true,
           at: good.at,
           cause: "file",
-          durationMs: good.durationMs,
+          durationMs: 4.59,
           version: good.version,
           added: 0,
           removed: 0,

@@ -40,7 +40,7 @@ export function createReloadHistory(limit = RELOAD_HISTORY_LIMIT): ReloadHistory
         ok: result.ok,
         at: result.at,
         cause: result.cause,
-        durationMs: result.durationMs,
+        durationMs: Math.round(result.durationMs * 100) / 100,
       };
       const record: ReloadRecord = Object.freeze(
         result.ok

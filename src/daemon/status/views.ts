@@ -107,7 +107,7 @@ export function reloadSummary(result: ReloadResult): ReloadSummary {
   const common = {
     ok: result.ok,
     at: result.at,
-    durationMs: result.durationMs,
+    durationMs: Math.round(result.durationMs * 100) / 100,
     cause: result.cause,
   };
   if (!result.ok) return { ...common, error: result.error.message, code: result.error.code };
