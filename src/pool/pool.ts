@@ -43,6 +43,36 @@ const emptyState = (): State => ({
   sameName: new Map(),
 });
 
+/** Puts `agent` in the state's indexes (its addr is not in them yet). */
+function index(state: State, agent: Agent): void {
+  state.byAddr.set(agent.addr, agent);
+  state.byKey.set(agent.addr, agent);
+  state.byKey.set(agent.dockerHost, agent);
+  indexName(state, agent);
+}
+
+function indexName(state: State, agent: Agent): void {
+  if (!state.byName.has(agent.name)) state.byName.set(agent.name, agent);
+  else state.sameName.set(agent.name, [...(state.sameName.get(agent.name) ?? []), agent]);
+}
+
+/**
+ * A batch that began with removeAll() on the published pool and so far has
+ * re-added its addrs in the same order: a reload's swap. Its agents are only
+ * listed here, not indexed; the indexes are updated in place when it is
+ * published (setting a key a Map already holds costs a fifth of inserting it
+ * into a new one, and allocates nothing). Any other change, or a lookup,
+ * first turns it into an ordinary state.
+ */
+interface Replay {
+  /** The published agents, in order. */
+  readonly base: readonly Agent[];
+  /** The agents re-added so far: `agents[i]` has the addr of `base[i]`. */
+  readonly agents: Agent[];
+  /** Addrs whose agent is not the published one (the snapshot's `changed`). */
+  readonly changed: string[];
+}
+
 const copyState = (state: State): State => ({
   byAddr: new Map(state.byAddr),
   byKey: new Map(state.byKey),
@@ -75,6 +105,7 @@ export class AgentPool implements Iterable<[string, Agent]> {
   #rollback: State | undefined;
   /** Agents created since the last publication, which may never make it into one. */
   #created: Agent[] = [];
+  #replay: Replay | undefined;
 
   readonly #pending: PoolSnapshot[] = [];
   #emitting = false;
@@ -105,25 +136,32 @@ export class AgentPool implements Iterable<[string, Agent]> {
    * when the config's addr or TLS material is invalid.
    */
   add(config: AgentConfig): boolean {
+    const replay = this.#replay;
+    if (replay) {
+      const previous = replay.base[replay.agents.length];
+      if (previous !== undefined && config?.addr === previous.addr) {
+        const agent = this.#build(config, previous);
+        replay.agents.push(agent);
+        if (agent !== previous) replay.changed.push(agent.addr);
+        this.#afterChange();
+        return true;
+      }
+      this.#endReplay();
+    }
     if (this.#state.byAddr.has(config?.addr)) return false;
     const agent = this.#build(config);
     this.#beforeChange(false);
-    const state = this.#ownState();
-    state.byAddr.set(agent.addr, agent);
-    state.byKey.set(agent.addr, agent);
-    state.byKey.set(agent.dockerHost, agent);
-    if (!state.byName.has(agent.name)) state.byName.set(agent.name, agent);
-    else state.sameName.set(agent.name, [...(state.sameName.get(agent.name) ?? []), agent]);
+    index(this.#ownState(), agent);
     this.#afterChange();
     return true;
   }
 
   has(config: Pick<AgentConfig, "addr">): boolean {
-    return this.#state.byAddr.has(config.addr);
+    return this.#current().byAddr.has(config.addr);
   }
 
   remove(config: Pick<AgentConfig, "addr">): void {
-    const agent = this.#state.byAddr.get(config.addr);
+    const agent = this.#current().byAddr.get(config.addr);
     if (!agent) return;
     this.#beforeChange(false);
     const state = this.#ownState();
@@ -143,29 +181,39 @@ export class AgentPool implements Iterable<[string, Agent]> {
   }
 
   removeAll(): void {
-    if (this.#state.byAddr.size === 0) return;
+    if (this.size === 0) return;
     this.#beforeChange(true);
-    this.#state = emptyState();
+    if (this.#replay) {
+      // A second removeAll in the batch: no replay any more (its agents are retired as unpublished).
+      this.#replay = undefined;
+      this.#state = emptyState();
+    } else if (this.#batchDepth > 0 && this.#state.byAddr === this.#published) {
+      // The state stays the published one until the batch is published.
+      this.#replay = { base: this.#snapshot.agents, agents: [], changed: [] };
+    } else {
+      this.#state = emptyState();
+    }
     this.#afterChange();
   }
 
   /** By addr, or by fake docker host `agent://addr`. */
   get(addrOrDockerHost: string): Agent | undefined {
-    return this.#state.byKey.get(addrOrDockerHost);
+    return this.#current().byKey.get(addrOrDockerHost);
   }
 
   /** By name, through an index. An unnamed agent's name is its addr. */
   getAgent(name: string): Agent | undefined {
-    return this.#state.byName.get(name);
+    return this.#current().byName.get(name);
   }
 
   /** A new array each call, in insertion order. */
   list(): Agent[] {
+    if (this.#replay) return this.#replay.agents.slice();
     return Array.from(this.#state.byAddr.values());
   }
 
   iter(): IterableIterator<[string, Agent]> {
-    return this.#state.byAddr.entries();
+    return this.#current().byAddr.entries();
   }
 
   [Symbol.iterator](): IterableIterator<[string, Agent]> {
@@ -173,11 +221,11 @@ export class AgentPool implements Iterable<[string, Agent]> {
   }
 
   num(): number {
-    return this.#state.byAddr.size;
+    return this.size;
   }
 
   get size(): number {
-    return this.#state.byAddr.size;
+    return this.#replay ? this.#replay.agents.length : this.#state.byAddr.size;
   }
 
   /**
@@ -206,8 +254,7 @@ export class AgentPool implements Iterable<[string, Agent]> {
    * A new Agent for `config`, or the one already published at that addr when
    * name and TLS material are the same, so its connections carry over.
    */
-  #build(config: AgentConfig): Agent {
-    const previous = this.#published.get(config?.addr);
+  #build(config: AgentConfig, previous = this.#published.get(config?.addr)): Agent {
     if (previous && typeof config.tls === "object" && config.tls !== null) {
       const sameTls = verifyTls(config.addr, config.tls).fingerprint === fingerprintOf(previous);
       if (sameTls && previous.name === (config.name || config.addr)) return previous;
@@ -245,12 +292,29 @@ export class AgentPool implements Iterable<[string, Agent]> {
     return state;
   }
 
+  /** The state with every change of the batch so far in its indexes. */
+  #current(): State {
+    this.#endReplay();
+    return this.#state;
+  }
+
+  /** Indexes a replay's agents in a new state, for a batch that does more than replay. */
+  #endReplay(): void {
+    const replay = this.#replay;
+    if (!replay) return;
+    this.#replay = undefined;
+    const state = emptyState();
+    for (const agent of replay.agents) index(state, agent);
+    this.#state = state;
+  }
+
   #afterChange(): void {
     this.#dirty = true;
     if (this.#batchDepth === 0) this.#publish("api");
   }
 
   #abandon(): void {
+    this.#replay = undefined;
     if (this.#rollback) this.#state = this.#rollback;
     this.#rollback = undefined;
     this.#dirty = false;
@@ -258,6 +322,16 @@ export class AgentPool implements Iterable<[string, Agent]> {
   }
 
   #publish(cause: SnapshotCause): void {
+    const replay = this.#replay;
+    this.#replay = undefined;
+    if (replay && replay.agents.length === replay.base.length) {
+      this.#publishReplay(replay, cause);
+      return;
+    }
+    if (replay) {
+      this.#replay = replay;
+      this.#endReplay();
+    }
     const current = this.#state.byAddr;
     const diff = diffAgents(this.#published, current);
     if (
@@ -286,6 +360,62 @@ export class AgentPool implements Iterable<[string, Agent]> {
     this.#rollback = undefined;
     this.#dirty = false;
     this.#retire(gone);
+    this.#emit(snapshot);
+  }
+
+  /**
+   * Publishes a batch that re-added every published addr in order: the
+   * published state's indexes take the new agents in place (they are no
+   * longer needed as they were: the diff is already known), and its agents
+   * list becomes the snapshot's.
+   */
+  #publishReplay({ base, agents, changed }: Replay, cause: SnapshotCause): void {
+    this.#rollback = undefined;
+    this.#dirty = false;
+    // Every agent created in the batch is among `agents` (a second removeAll ends a replay).
+    this.#created = [];
+    // The same agents in the same order: nothing changed, nothing to publish.
+    if (changed.length === 0) return;
+    const state = this.#state;
+    let renamed = false;
+    for (let i = 0; i < agents.length; i++) {
+      const agent = agents[i] as Agent;
+      const before = base[i] as Agent;
+      if (agent === before) continue;
+      state.byAddr.set(agent.addr, agent);
+      state.byKey.set(agent.addr, agent);
+      state.byKey.set(agent.dockerHost, agent);
+      if (agent.name !== before.name) renamed = true;
+    }
+    if (renamed) {
+      state.byName = new Map();
+      state.sameName = new Map();
+      for (const agent of agents) indexName(state, agent);
+    } else {
+      for (let i = 0; i < agents.length; i++) {
+        const agent = agents[i] as Agent;
+        const before = base[i] as Agent;
+        if (agent === before) continue;
+        if (state.byName.get(agent.name) === before) state.byName.set(agent.name, agent);
+        else {
+          const others = state.sameName.get(agent.name) as Agent[];
+          others[others.indexOf(before)] = agent;
+        }
+      }
+    }
+    const snapshot = freezeSnapshot(
+      this.#snapshot.version + 1,
+      agents,
+      { added: [], removed: [], changed },
+      cause,
+    );
+    this.#snapshot = snapshot;
+    for (let i = 0; i < agents.length; i++) {
+      const before = base[i] as Agent;
+      const connection = connectionOf(before);
+      if (connection === connectionOf(agents[i] as Agent)) continue;
+      connection.close().catch((err: unknown) => this.#options.onCloseError?.(err, before.addr));
+    }
     this.#emit(snapshot);
   }
 
