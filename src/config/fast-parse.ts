@@ -139,8 +139,9 @@ export function parseFast(text: string): unknown {
   let recursive = false;
   // js-yaml lets an alias refer to a collection that is still being read (it
   // then shares or merges what was read so far); in YAML that alias is
-  // recursive, and the located path refuses it.
-  const complete = new WeakSet<object>();
+  // recursive, and the located path refuses it. Only an anchored node can be
+  // the target of an alias, so only those are remembered.
+  const complete = new Set<object>();
   const anchors = new Set<string>();
   let data: unknown;
   try {
@@ -168,7 +169,7 @@ export function parseFast(text: string): unknown {
         // An alias is the one node that ends with no kind of its own.
         if (kind === null) {
           if (!complete.has(result)) recursive = true;
-        } else {
+        } else if (anchor !== null) {
           complete.add(result);
         }
       },
@@ -177,7 +178,7 @@ export function parseFast(text: string): unknown {
     return undefined;
   }
   if (warned || recursive || data === null || data === undefined) return undefined;
-  return expansionWithin(data, ALIAS_EXPANSION_LIMIT) ? data : undefined;
+  return expansionWithin(data, ALIAS_EXPANSION_LIMIT, anchors.size > 0) ? data : undefined;
 }
 
 /**
@@ -185,21 +186,25 @@ export function parseFast(text: string): unknown {
  * referenced (what a walk of it visits), has at most `limit` nodes, no cycle
  * and only text keys. Counted the way the located path counts: a node, plus
  * one per key, plus its values. Memoized by identity, so linear in the
- * number of distinct nodes however deep the sharing goes.
+ * number of distinct nodes however deep the sharing goes. Without anchors
+ * (`shared` false) no node is shared, so there is nothing to remember: a
+ * memo of every node of 10,000 agents cost more than the count itself.
  */
-function expansionWithin(root: unknown, limit: number): boolean {
+function expansionWithin(root: unknown, limit: number, shared: boolean): boolean {
   const sizes = new Map<object, number>();
   const open = new Set<object>();
   let failed = false;
   const sizeOf = (node: unknown): number => {
     if (node === null || typeof node !== "object") return 1;
-    const known = sizes.get(node);
-    if (known !== undefined) return known;
-    if (open.has(node)) {
-      failed = true;
-      return Number.POSITIVE_INFINITY;
+    if (shared) {
+      const known = sizes.get(node);
+      if (known !== undefined) return known;
+      if (open.has(node)) {
+        failed = true;
+        return Number.POSITIVE_INFINITY;
+      }
+      open.add(node);
     }
-    open.add(node);
     let size = 1;
     if (Array.isArray(node)) {
       for (const item of node) {
@@ -216,8 +221,10 @@ function expansionWithin(root: unknown, limit: number): boolean {
         if (failed || size > limit) break;
       }
     }
-    open.delete(node);
-    sizes.set(node, size);
+    if (shared) {
+      open.delete(node);
+      sizes.set(node, size);
+    }
     return size;
   };
   return sizeOf(root) <= limit && !failed;

@@ -133,7 +133,12 @@ export class TlsMaterialCache {
     // Keyed by how the file is read too: the same path named as a PEM file by
     // one agent and as a zip by another gets a (failing) read of each kind.
     const wanted = new Map<string, { path: string; kind: FileContent["kind"] }>();
+    let previous: TlsSource | undefined;
     for (const { source } of requests) {
+      // Agents mostly name the files the agent before them named (the loader
+      // hands out one string per distinct path): no keys to build for them.
+      if (previous !== undefined && sameSource(previous, source)) continue;
+      previous = source;
       if (source.kind === "bundle") {
         wanted.set(fileKey("bundle", source.zip), { path: source.zip, kind: "bundle" });
         continue;
@@ -158,8 +163,15 @@ export class TlsMaterialCache {
     // naming the same files share it (and the checks of those files run once).
     const accepted = new Map<string, TlsOutcome>();
     const outcomes: TlsOutcome[] = [];
+    previous = undefined;
+    let previousOutcome: TlsOutcome | undefined;
     for (const [index, { addr, source }] of requests.entries()) {
       if (index % 1000 === 999) signal?.throwIfAborted();
+      if (previousOutcome?.ok && sameSource(previous as TlsSource, source)) {
+        outcomes.push(previousOutcome);
+        continue;
+      }
+      previous = source;
       const key =
         source.kind === "bundle" ? source.zip : `${source.ca}\0${source.cert}\0${source.key}`;
       let outcome = accepted.get(key);
@@ -170,6 +182,7 @@ export class TlsMaterialCache {
             : this.#fromFiles(addr, source, reads, generation);
         if (outcome.ok) accepted.set(key, outcome);
       }
+      previousOutcome = outcome;
       outcomes.push(outcome);
     }
 
@@ -325,6 +338,12 @@ export class TlsMaterialCache {
     for (const [id, entry] of this.#materials)
       if (entry.used < generation) this.#materials.delete(id);
   }
+}
+
+function sameSource(a: TlsSource, b: TlsSource): boolean {
+  if (a.kind === "bundle" || b.kind === "bundle")
+    return a.kind === b.kind && (a as { zip: string }).zip === (b as { zip: string }).zip;
+  return a.ca === b.ca && a.cert === b.cert && a.key === b.key;
 }
 
 function fileKey(kind: FileContent["kind"], path: string): string {
