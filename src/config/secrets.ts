@@ -152,7 +152,7 @@ export function findPrivateKeys(data: unknown): PrivateKeyPlace[] {
     const value = values.pop();
     const segment = segments.pop() as PathSegment;
     const depth = depths.pop() as number;
-    path.length = depth;
+    while (path.length > depth) path.pop();
     if (depth > 0) path[depth - 1] = segment;
     if (typeof value === "string") {
       if (containsPrivateKey(value)) found.push({ path: path.slice(), part: "value" });
