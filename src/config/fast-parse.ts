@@ -39,20 +39,27 @@ const INT = /^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$/;
 const FLOAT =
   /^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
 
+// What each pattern's match starts with: most scalars (names, addrs, paths)
+// are told apart by their first character, without running 4 patterns each.
+const NULL_START = "~nN";
+const BOOL_START = "tTfF";
+const NUMBER_START = "0123456789+-.";
+
 const coreTypes = [
   new jsYaml.Type("tag:yaml.org,2002:null", {
     kind: "scalar",
-    resolve: (text: string) => NULL.test(text),
+    resolve: (text: string) =>
+      (text.length === 0 || NULL_START.includes(text[0] as string)) && NULL.test(text),
     construct: () => null,
   }),
   new jsYaml.Type("tag:yaml.org,2002:bool", {
     kind: "scalar",
-    resolve: (text: string) => BOOL.test(text),
+    resolve: (text: string) => BOOL_START.includes(text[0] as string) && BOOL.test(text),
     construct: (text: string) => text.charAt(0).toLowerCase() === "t",
   }),
   new jsYaml.Type("tag:yaml.org,2002:int", {
     kind: "scalar",
-    resolve: (text: string) => INT.test(text),
+    resolve: (text: string) => NUMBER_START.includes(text[0] as string) && INT.test(text),
     construct: (text: string) => {
       if (text.startsWith("0o")) return Number.parseInt(text.slice(2), 8);
       if (text.startsWith("0x")) return Number.parseInt(text.slice(2), 16);
@@ -61,7 +68,7 @@ const coreTypes = [
   }),
   new jsYaml.Type("tag:yaml.org,2002:float", {
     kind: "scalar",
-    resolve: (text: string) => FLOAT.test(text),
+    resolve: (text: string) => NUMBER_START.includes(text[0] as string) && FLOAT.test(text),
     construct: (text: string) => {
       const lower = text.toLowerCase();
       if (lower.endsWith(".nan")) return Number.NaN;
