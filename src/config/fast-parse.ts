@@ -149,6 +149,9 @@ function declines(text: string): boolean {
 const NON_TEXT_KEY =
   /^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|-?Infinity|NaN|[-+]?[0-9.][0-9a-fA-FoxeE.+-]*)?$/;
 
+/** What a match of NON_TEXT_KEY can start with (besides being empty). */
+const NON_TEXT_START = "~nNtTfFI+-.0123456789";
+
 /**
  * @internal Off: every load takes the located path. For tests that compare
  * the two paths on the same input.
@@ -241,7 +244,10 @@ function expansionWithin(root: unknown, limit: number, shared: boolean): boolean
       }
     } else {
       for (const key of Object.keys(node)) {
-        if (NON_TEXT_KEY.test(key)) {
+        if (
+          (key.length === 0 || NON_TEXT_START.includes(key[0] as string)) &&
+          NON_TEXT_KEY.test(key)
+        ) {
           failed = true;
           break;
         }
