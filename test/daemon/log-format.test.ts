@@ -32,7 +32,16 @@ beforeAll(() => {
 
 afterEach(async () => {
   for (const run of runs.splice(0)) {
-    if (run.child.exitCode === null) run.child.kill("SIGKILL");
+    if (run.child.exitCode === null) {
+      // script(1)'s child, the daemon, would outlive a killed script: the
+      // closed terminal's SIGHUP only makes it reload.
+      try {
+        process.kill(childOf(run.child.pid as number), "SIGKILL");
+      } catch {
+        // not started yet, or gone already
+      }
+      run.child.kill("SIGKILL");
+    }
     await run.exited;
   }
   await ws?.cleanup();
