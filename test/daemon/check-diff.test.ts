@@ -2,12 +2,12 @@ import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DiffReport, diffAgents, renderDiff } from "../../src/daemon/commands/check-diff.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
 import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
+import { closedPort } from "../support/ports.js";
 import { type AgentLine, createWorkspace, type Workspace } from "../support/workspace.js";
 
 interface CliResult {
@@ -28,15 +28,6 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
       },
     );
   });
-}
-
-/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 // Nothing has to answer on these: the diff compares config, it never dials an agent.

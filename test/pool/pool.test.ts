@@ -1,29 +1,11 @@
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type AgentConfig, AgentPool, type PoolSnapshot } from "../../src/index.js";
-import { createTestPki, issueCertificate, type TestPki } from "../../src/testing/index.js";
+import { poolFixture } from "./fixture.js";
 
-let pki: TestPki;
-let rotated: AgentConfig["tls"];
-const pools: AgentPool[] = [];
+const { state: fx, newPool } = poolFixture();
 
-beforeAll(async () => {
-  pki = await createTestPki();
-  const other = await issueCertificate(pki.ca, { commonName: "rotated client", usage: "client" });
-  rotated = Object.freeze({ ca: pki.ca.cert, cert: other.cert, key: other.key });
-});
-
-afterAll(async () => {
-  await Promise.all(pools.flatMap((p) => p.list().map((a) => a.close())));
-});
-
-function newPool(): AgentPool {
-  const pool = new AgentPool();
-  pools.push(pool);
-  return pool;
-}
-
-function cfg(addr: string, name?: string, tls = pki.clientTls): AgentConfig {
+function cfg(addr: string, name?: string, tls = fx.pki.clientTls): AgentConfig {
   return name === undefined ? { addr, tls } : { addr, name, tls };
 }
 
@@ -117,7 +99,7 @@ describe("AgentPool", () => {
     pool.batch(() => {
       pool.add(cfg("a:1", "a"));
       pool.add(cfg("b:1", "b"));
-      pool.add(cfg("c:1", "c", rotated));
+      pool.add(cfg("c:1", "c", fx.rotated));
     });
     const seen = record(pool);
     pool.batch(
@@ -183,7 +165,7 @@ describe("AgentPool", () => {
 
   it("refuses a config with bad TLS without changing the pool", () => {
     const pool = newPool();
-    expect(() => pool.add({ addr: "a:1", tls: { ...pki.clientTls, key: "garbage" } })).toThrow(
+    expect(() => pool.add({ addr: "a:1", tls: { ...fx.pki.clientTls, key: "garbage" } })).toThrow(
       /a:1: tls\.key/,
     );
     expect(pool.size).toBe(0);
@@ -193,13 +175,13 @@ describe("AgentPool", () => {
   it("a tls object shared by many add()s and then given another key is verified again", () => {
     const pool = newPool();
     // Not frozen, as code building a pool naturally writes it.
-    const tls = { ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key };
+    const tls = { ca: fx.pki.ca.cert, cert: fx.pki.client.cert, key: fx.pki.client.key };
     for (let i = 0; i < 50; i++) pool.add({ addr: `10.0.0.${i}:1`, tls });
     expect(pool.size).toBe(50);
     // The once-verified object now holds a key of another certificate.
-    tls.key = (rotated as { key: string }).key;
+    tls.key = (fx.rotated as { key: string }).key;
     expect(() => pool.add({ addr: "10.0.1.1:1", tls })).toThrow(/10\.0\.1\.1:1: tls\.key/);
-    tls.cert = (rotated as { cert: string }).cert;
+    tls.cert = (fx.rotated as { cert: string }).cert;
     expect(pool.add({ addr: "10.0.1.1:1", tls })).toBe(true);
     expect(pool.size).toBe(51);
   });
@@ -208,7 +190,7 @@ describe("AgentPool", () => {
     const { inspect } = await import("node:util");
     const pool = newPool();
     pool.add(cfg("a:1"));
-    const body = pki.client.key.split("\n")[1] as string;
+    const body = fx.pki.client.key.split("\n")[1] as string;
     expect(JSON.stringify(pool.snapshot)).not.toContain(body);
     // Walk every own property, enumerable or not, of the snapshot and its agents.
     const seen = new Set<unknown>();

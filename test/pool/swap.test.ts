@@ -4,29 +4,11 @@
  * these tests hold it to the same results as any other batch.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Agent, type AgentConfig, AgentPool, type PoolSnapshot } from "../../src/index.js";
-import { createTestPki, issueCertificate, type TestPki } from "../../src/testing/index.js";
+import { poolFixture } from "./fixture.js";
 
-let pki: TestPki;
-let rotated: AgentConfig["tls"];
-const pools: AgentPool[] = [];
-
-beforeAll(async () => {
-  pki = await createTestPki();
-  const other = await issueCertificate(pki.ca, { commonName: "rotated client", usage: "client" });
-  rotated = Object.freeze({ ca: pki.ca.cert, cert: other.cert, key: other.key });
-});
-
-afterAll(async () => {
-  await Promise.all(pools.flatMap((p) => p.list().map((a) => a.close())));
-});
-
-function newPool(): AgentPool {
-  const pool = new AgentPool();
-  pools.push(pool);
-  return pool;
-}
+const { state: fx, newPool } = poolFixture();
 
 function record(pool: AgentPool): PoolSnapshot[] {
   const seen: PoolSnapshot[] = [];
@@ -50,12 +32,12 @@ describe("a reload's swap of the same addrs", () => {
     const addrs = ["a:1", "b:1", "c:1"];
     swap(
       pool,
-      addrs.map((addr, i) => ({ addr, name: `blue-${i}`, tls: pki.clientTls })),
+      addrs.map((addr, i) => ({ addr, name: `blue-${i}`, tls: fx.pki.clientTls })),
     );
     const blue = pool.list();
     swap(
       pool,
-      addrs.map((addr, i) => ({ addr, name: `green-${i}`, tls: pki.clientTls })),
+      addrs.map((addr, i) => ({ addr, name: `green-${i}`, tls: fx.pki.clientTls })),
     );
     const last = seen.at(-1) as PoolSnapshot;
     expect(seen).toHaveLength(3);
@@ -77,14 +59,14 @@ describe("a reload's swap of the same addrs", () => {
     }
   });
 
-  it("closes the sockets of an agent whose TLS material rotated, and only those", () => {
+  it("closes the sockets of an agent whose TLS material fx.rotated, and only those", () => {
     const pool = newPool();
-    const configs = ["a:1", "b:1"].map((addr) => ({ addr, name: addr, tls: pki.clientTls }));
+    const configs = ["a:1", "b:1"].map((addr) => ({ addr, name: addr, tls: fx.pki.clientTls }));
     swap(pool, configs);
     const [a, b] = pool.list() as [Agent, Agent];
     const clientOfA = a.httpClient();
     const clientOfB = b.httpClient();
-    swap(pool, [configs[0] as AgentConfig, { addr: "b:1", name: "b:1", tls: rotated }]);
+    swap(pool, [configs[0] as AgentConfig, { addr: "b:1", name: "b:1", tls: fx.rotated }]);
     expect(pool.get("a:1")).toBe(a);
     expect(pool.get("b:1")).not.toBe(b);
     expect(pool.snapshot.changed).toEqual(["b:1"]);
@@ -97,9 +79,9 @@ describe("a reload's swap of the same addrs", () => {
     const pool = newPool();
     swap(
       pool,
-      ["a:1", "b:1", "c:1"].map((addr) => ({ addr, tls: pki.clientTls })),
+      ["a:1", "b:1", "c:1"].map((addr) => ({ addr, tls: fx.pki.clientTls })),
     );
-    swap(pool, [{ addr: "a:1", name: "first", tls: pki.clientTls }]);
+    swap(pool, [{ addr: "a:1", name: "first", tls: fx.pki.clientTls }]);
     expect(pool.list().map((a) => a.addr)).toEqual(["a:1"]);
     expect(pool.snapshot.removed).toEqual(["b:1", "c:1"]);
     expect(pool.snapshot.changed).toEqual(["a:1"]);
@@ -109,17 +91,17 @@ describe("a reload's swap of the same addrs", () => {
 
   it("code in the batch sees its own changes half-way through a swap", () => {
     const pool = newPool();
-    const configs = ["a:1", "b:1"].map((addr) => ({ addr, name: "old", tls: pki.clientTls }));
+    const configs = ["a:1", "b:1"].map((addr) => ({ addr, name: "old", tls: fx.pki.clientTls }));
     swap(pool, configs);
     const seen: Array<string | undefined> = [];
     pool.batch(() => {
       pool.removeAll();
       expect(pool.size).toBe(0);
-      pool.add({ addr: "a:1", name: "new", tls: pki.clientTls });
+      pool.add({ addr: "a:1", name: "new", tls: fx.pki.clientTls });
       expect(pool.size).toBe(1);
       expect(pool.list().map((a) => a.name)).toEqual(["new"]);
       seen.push(pool.get("a:1")?.name, pool.get("b:1")?.name, pool.getAgent("new")?.addr);
-      pool.add({ addr: "b:1", name: "new", tls: pki.clientTls });
+      pool.add({ addr: "b:1", name: "new", tls: fx.pki.clientTls });
     });
     expect(seen).toEqual(["new", undefined, "a:1"]);
     expect(pool.getAgent("new")?.addr).toBe("a:1");
@@ -131,15 +113,15 @@ describe("a reload's swap of the same addrs", () => {
     const pool = newPool();
     swap(
       pool,
-      ["a:1", "b:1"].map((addr) => ({ addr, name: `${addr}-old`, tls: pki.clientTls })),
+      ["a:1", "b:1"].map((addr) => ({ addr, name: `${addr}-old`, tls: fx.pki.clientTls })),
     );
     const before = pool.list();
     const version = pool.snapshot.version;
     expect(() =>
       pool.batch(() => {
         pool.removeAll();
-        pool.add({ addr: "a:1", name: "a:1-new", tls: pki.clientTls });
-        pool.add({ addr: "b:1", name: "b:1-new", tls: { ...pki.clientTls, key: "garbage" } });
+        pool.add({ addr: "a:1", name: "a:1-new", tls: fx.pki.clientTls });
+        pool.add({ addr: "b:1", name: "b:1-new", tls: { ...fx.pki.clientTls, key: "garbage" } });
       }),
     ).toThrow(/b:1: tls\.key/);
     expect(pool.list()).toEqual(before);
@@ -174,7 +156,8 @@ describe("swaps with names and rotations (property)", () => {
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 20 }), (run) => {
         const pool = new AgentPool();
-        const tlsOf = (t: 0 | 1) => (t === 0 ? pki.clientTls : (rotated as AgentConfig["tls"]));
+        const tlsOf = (t: 0 | 1) =>
+          t === 0 ? fx.pki.clientTls : (fx.rotated as AgentConfig["tls"]);
         let model: Entry[] = [];
         let agents = new Map<string, Agent>();
         const violations: string[] = [];

@@ -1,4 +1,3 @@
-import { createServer } from "node:net";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   createInfoProber,
@@ -7,6 +6,7 @@ import {
 } from "../../src/daemon/status/prober.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
 import { captureLogger } from "../support/logs.js";
+import { closedPort } from "../support/ports.js";
 import { waitFor } from "../support/wait.js";
 import { Opened, openAgent, openPool } from "./harness.js";
 
@@ -26,15 +26,6 @@ function openProber(options: Partial<InfoProberOptions> & Pick<InfoProberOptions
   prober.changes$.subscribe((change) => changes.push(change));
   opened.add(() => prober.close());
   return { prober, changes, logs: lines };
-}
-
-/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe("info prober", () => {
