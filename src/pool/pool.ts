@@ -45,10 +45,15 @@ const emptyState = (): State => ({
 
 /** Puts `agent` in the state's indexes (its addr is not in them yet). */
 function index(state: State, agent: Agent): void {
+  indexAddr(state, agent);
+  indexName(state, agent);
+}
+
+/** `agent` under its addr and its `agent://` form, new or in place of the agent there. */
+function indexAddr(state: State, agent: Agent): void {
   state.byAddr.set(agent.addr, agent);
   state.byKey.set(agent.addr, agent);
   state.byKey.set(agent.dockerHost, agent);
-  indexName(state, agent);
 }
 
 function indexName(state: State, agent: Agent): void {
@@ -382,9 +387,7 @@ export class AgentPool implements Iterable<[string, Agent]> {
       const agent = agents[i] as Agent;
       const before = base[i] as Agent;
       if (agent === before) continue;
-      state.byAddr.set(agent.addr, agent);
-      state.byKey.set(agent.addr, agent);
-      state.byKey.set(agent.dockerHost, agent);
+      indexAddr(state, agent);
       if (agent.name !== before.name) renamed = true;
     }
     if (renamed) {
