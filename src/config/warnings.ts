@@ -1,4 +1,6 @@
 import { DAY_MS } from "../time.js";
+import { groupId } from "../unix-group.js";
+
 /** A certificate expiring sooner than this is worth a warning at every load. */
 export const EXPIRY_WARNING_DAYS = 30;
 
@@ -9,8 +11,6 @@ export function agentsNote(addrs: readonly string[]): string {
   return `(agent ${first}${more})`;
 }
 
-import { readFileSync } from "node:fs";
-
 /** The group `systemd/install.sh` runs the service in (`systemd/agentpool.sysusers`). */
 export const SERVICE_GROUP = "agentpool";
 
@@ -18,17 +18,7 @@ let serviceGid: number | undefined | null = null;
 
 /** The gid of {@link SERVICE_GROUP} on this host, if it has one (read once). */
 function serviceGroupGid(): number | undefined {
-  if (serviceGid !== null) return serviceGid;
-  serviceGid = undefined;
-  try {
-    for (const line of readFileSync("/etc/group", "utf8").split("\n")) {
-      const [name, , gid] = line.split(":");
-      if (name === SERVICE_GROUP && gid !== undefined && /^\d+$/.test(gid))
-        serviceGid = Number(gid);
-    }
-  } catch {
-    // No /etc/group (not Linux, or a sandbox): only our own groups count.
-  }
+  if (serviceGid === null) serviceGid = groupId(SERVICE_GROUP);
   return serviceGid;
 }
 

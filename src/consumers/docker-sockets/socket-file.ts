@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { chmod, chown, lstat, mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, rename, rm, stat } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join } from "node:path";
+import { groupId } from "../../unix-group.js";
 import { socketPathState } from "../../unix-socket.js";
 
 /** `sun_path` holds 108 bytes on Linux, the last one a NUL. */
@@ -21,18 +22,15 @@ export function modesFor(gid: number | undefined): Modes {
     : { socket: 0o660, dir: 0o750, gid };
 }
 
-/** A group name or numeric id → gid, from /etc/group (Node has no getgrnam). */
+/** A group name or numeric id → gid. */
 export async function resolveGroup(group: string | number): Promise<number> {
   if (typeof group === "number" || /^\d+$/.test(group)) {
     const gid = Number(group);
     if (!Number.isSafeInteger(gid) || gid < 0) throw new Error(`invalid group id ${group}.`);
     return gid;
   }
-  const table = await readFile("/etc/group", "utf8").catch(() => "");
-  for (const line of table.split("\n")) {
-    const [name, , gid] = line.split(":");
-    if (name === group && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
-  }
+  const gid = groupId(group);
+  if (gid !== undefined) return gid;
   throw new Error(`docker socket group "${group}" does not exist.`);
 }
 
