@@ -1,12 +1,11 @@
 import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DiffReport, diffAgents, renderDiff } from "../../src/daemon/commands/check-diff.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
-import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
+import { CLI, type DaemonProcess, requireBuiltCli, startDaemon } from "../support/daemon.js";
 import { closedPort } from "../support/ports.js";
 import { type AgentLine, createWorkspace, type Workspace } from "../support/workspace.js";
 
@@ -50,7 +49,7 @@ describe("agentpool check --diff against a running daemon", () => {
   }
 
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first.`);
+    requireBuiltCli();
     ws = await createWorkspace("agentpool-diff-");
     rotated = await createTestPki();
     await ws.writeTls("rotated", rotated);

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CLI } from "../support/daemon.js";
+import { CLI, requireBuiltCli } from "../support/daemon.js";
 import { waitFor } from "../support/wait.js";
 import { createWorkspace, type Workspace } from "../support/workspace.js";
 
@@ -27,7 +27,7 @@ const runs: Run[] = [];
 let ws: Workspace;
 
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first.`);
+  requireBuiltCli();
 });
 
 afterEach(async () => {

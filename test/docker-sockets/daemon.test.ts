@@ -1,5 +1,4 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { lstat, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -7,7 +6,7 @@ import { EXIT } from "../../src/daemon/exit-codes.js";
 import type { StatusBody } from "../../src/daemon/status/views.js";
 import { startDockerApiStub, startTestAgent } from "../../src/testing/index.js";
 import { getJson, httpGet, parsePrometheusText, sampleValue } from "../status/helpers.js";
-import { CLI, startDaemon } from "../support/daemon.js";
+import { CLI, requireBuiltCli, startDaemon } from "../support/daemon.js";
 import { waitFor } from "../support/wait.js";
 import { createWorkspace } from "../support/workspace.js";
 import { docker, dockerCli, dockerConfigDir } from "./helpers.js";
@@ -18,8 +17,7 @@ afterEach(async () => {
 });
 
 beforeAll(() => {
-  if (!existsSync(CLI))
-    throw new Error(`${CLI} is missing: run "npm run build" first (npm test does).`);
+  requireBuiltCli();
 });
 
 describe("agentpool run --docker-sockets", () => {

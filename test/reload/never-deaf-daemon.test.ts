@@ -2,20 +2,18 @@
 // config.yml replaced by a regular file by rename, then every ordinary save
 // and a TLS rotation. The resync is off, so only the watcher can see them.
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, rename, symlink, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeAll, expect, it } from "vitest";
 import { createTestPki } from "../../src/testing/index.js";
-import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
+import { type DaemonProcess, requireBuiltCli, startDaemon } from "../support/daemon.js";
 import { createWorkspace, type Workspace } from "../support/workspace.js";
 
 let ws: Workspace;
 let daemon: DaemonProcess | undefined;
 
 beforeAll(() => {
-  if (!existsSync(CLI))
-    throw new Error(`${CLI} is missing: run "npm run build" first (npm test does).`);
+  requireBuiltCli();
 });
 
 afterEach(async () => {

@@ -4,14 +4,13 @@
 // config's folder only, so its TLS folder gets ENOSPC, as on a host whose
 // fs.inotify.max_user_watches is used up.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { StatusBody } from "../../src/daemon/status/views.js";
 import { createTestPki } from "../../src/testing/index.js";
 import { getJson, httpGet, parsePrometheusText, sampleValue } from "../status/helpers.js";
-import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
+import { type DaemonProcess, requireBuiltCli, startDaemon } from "../support/daemon.js";
 import { sleep } from "../support/wait.js";
 import { createWorkspace, type Workspace } from "../support/workspace.js";
 
@@ -43,8 +42,7 @@ let ws: Workspace;
 let daemon: DaemonProcess | undefined;
 
 beforeAll(() => {
-  if (!existsSync(CLI))
-    throw new Error(`${CLI} is missing: run "npm run build" first (npm test does).`);
+  requireBuiltCli();
 });
 
 afterEach(async () => {

@@ -1,10 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { StatusBody } from "../../src/daemon/status/views.js";
 import { startTestAgent, type TestAgent } from "../../src/testing/index.js";
-import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
+import { CLI, type DaemonProcess, requireBuiltCli, startDaemon } from "../support/daemon.js";
 import { waitFor } from "../support/wait.js";
 import { createWorkspace, type Workspace } from "../support/workspace.js";
 import { getJson, httpGet, parsePrometheusText, sampleValue } from "./helpers.js";
@@ -25,8 +24,7 @@ describe("status endpoint of the daemon (child process)", () => {
   let agents: TestAgent[];
 
   beforeAll(() => {
-    if (!existsSync(CLI))
-      throw new Error(`${CLI} is missing: run "npm run build" first (npm test does).`);
+    requireBuiltCli();
   });
 
   async function start(): Promise<{ daemon: DaemonProcess; address: string }> {

@@ -1,11 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { register as globalRegistry } from "prom-client";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createMetrics, RELOAD_DURATION_BUCKETS } from "../../src/daemon/status/metrics.js";
 import { createTestPki, type TestPki } from "../../src/testing/index.js";
-import { CLI, startDaemon } from "../support/daemon.js";
+import { requireBuiltCli, startDaemon } from "../support/daemon.js";
 import { waitFor } from "../support/wait.js";
 import { createWorkspace } from "../support/workspace.js";
 import { Opened, openAgent, openStatus } from "./harness.js";
@@ -108,7 +107,7 @@ describe("/metrics", () => {
   it.skipIf(!promtool)(
     "the real daemon's /metrics passes promtool check metrics with no remarks (skipped: promtool is not on PATH)",
     async () => {
-      if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first.`);
+      requireBuiltCli();
       const ws = await createWorkspace("agentpool-promtool-");
       opened.add(() => ws.cleanup());
       const agent = await openAgent(opened, ws.pki, { name: "lint-edge" });

@@ -1,5 +1,4 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,7 +7,7 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STATUS_PAGE_CSP } from "../../src/daemon/status/page/route.js";
 import { startTestAgent, type TestAgent } from "../../src/testing/index.js";
-import { CLI, type DaemonProcess, startDaemon } from "../support/daemon.js";
+import { type DaemonProcess, requireBuiltCli, startDaemon } from "../support/daemon.js";
 import { createWorkspace, type Workspace } from "../support/workspace.js";
 import { httpGet } from "./helpers.js";
 
@@ -46,7 +45,7 @@ describe.skipIf(!CHROMIUM)("status page in a real browser (skipped: no chromium 
   const liveState = () => page.locator("#live").getAttribute("data-state");
 
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first.`);
+    requireBuiltCli();
     ws = await createWorkspace("agentpool-page-");
     agents = await Promise.all(
       ["page-a", "page-b"].map((name) =>

@@ -1,10 +1,9 @@
 // The classified TLS sentence, end to end: the prober's log line, /agents' infoError and `agentpool status`.
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CLI, startDaemon } from "../support/daemon.js";
+import { CLI, requireBuiltCli, startDaemon } from "../support/daemon.js";
 import {
   buildGoAgent,
   clientTls,
@@ -35,8 +34,7 @@ afterEach(async () => {
 
 let world: TlsWorld;
 beforeAll(async () => {
-  if (!existsSync(CLI))
-    throw new Error(`${CLI} is missing: run "npm run build" first (npm test does).`);
+  requireBuiltCli();
   world = await createTlsWorld();
 });
 

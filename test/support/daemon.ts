@@ -1,8 +1,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { NdjsonLines } from "./logs.js";
 
 export const CLI = fileURLToPath(new URL("../../dist/daemon/cli.js", import.meta.url));
+
+/** For tests that spawn the built CLI: a plain error when `dist/` is not there. */
+export function requireBuiltCli(): void {
+  if (!existsSync(CLI))
+    throw new Error(`${CLI} is missing: run "npm run build" first (npm test does).`);
+}
 
 /** A daemon started as a real child process, with its NDJSON log lines parsed. */
 export interface DaemonProcess {
