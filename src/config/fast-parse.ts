@@ -1,6 +1,16 @@
 import jsYaml from "js-yaml";
+import {
+  coreBool,
+  coreFloat,
+  coreInt,
+  isCoreBool,
+  isCoreFloat,
+  isCoreInt,
+  isCoreNull,
+} from "./core-scalars.js";
 import { ALIAS_EXPANSION_LIMIT } from "./limits.js";
 import type { PathSegment } from "./path.js";
+import { parsePlainYaml } from "./plain-yaml.js";
 import type { LocateOptions, SourcePosition } from "./yaml-source.js";
 
 /*
@@ -32,49 +42,26 @@ export class NeedsLocatedParse extends Error {
   override readonly name = "NeedsLocatedParse";
 }
 
-// YAML 1.2.2 §10.3.2 (core schema), tag resolution of plain scalars.
-const NULL = /^(?:~|null|Null|NULL)?$/;
-const BOOL = /^(?:true|True|TRUE|false|False|FALSE)$/;
-const INT = /^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$/;
-const FLOAT =
-  /^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
-
-// What each pattern's match starts with: most scalars (names, addrs, paths)
-// are told apart by their first character, without running 4 patterns each.
-const NULL_START = "~nN";
-const BOOL_START = "tTfF";
-const NUMBER_START = "0123456789+-.";
-
 const coreTypes = [
   new jsYaml.Type("tag:yaml.org,2002:null", {
     kind: "scalar",
-    resolve: (text: string) =>
-      (text.length === 0 || NULL_START.includes(text[0] as string)) && NULL.test(text),
+    resolve: isCoreNull,
     construct: () => null,
   }),
   new jsYaml.Type("tag:yaml.org,2002:bool", {
     kind: "scalar",
-    resolve: (text: string) => BOOL_START.includes(text[0] as string) && BOOL.test(text),
-    construct: (text: string) => text.charAt(0).toLowerCase() === "t",
+    resolve: isCoreBool,
+    construct: coreBool,
   }),
   new jsYaml.Type("tag:yaml.org,2002:int", {
     kind: "scalar",
-    resolve: (text: string) => NUMBER_START.includes(text[0] as string) && INT.test(text),
-    construct: (text: string) => {
-      if (text.startsWith("0o")) return Number.parseInt(text.slice(2), 8);
-      if (text.startsWith("0x")) return Number.parseInt(text.slice(2), 16);
-      return Number.parseInt(text, 10);
-    },
+    resolve: isCoreInt,
+    construct: coreInt,
   }),
   new jsYaml.Type("tag:yaml.org,2002:float", {
     kind: "scalar",
-    resolve: (text: string) => NUMBER_START.includes(text[0] as string) && FLOAT.test(text),
-    construct: (text: string) => {
-      const lower = text.toLowerCase();
-      if (lower.endsWith(".nan")) return Number.NaN;
-      if (lower.endsWith(".inf")) return lower.startsWith("-") ? -Infinity : Infinity;
-      return Number.parseFloat(text);
-    },
+    resolve: isCoreFloat,
+    construct: coreFloat,
   }),
   // `<<: *base` (GoDoxy's go-yaml reads it; the located path merges too).
   new jsYaml.Type("tag:yaml.org,2002:merge", {
@@ -128,6 +115,10 @@ const DECLINE: readonly Decline[] = [
   // A tab where indentation goes, even on a blank line: yaml refuses some
   // that js-yaml lets pass (after a key with no value).
   { needs: "\t", pattern: /^ *\t/m },
+  // A `-` with nothing after it, then a more indented list: js-yaml puts
+  // the entries after that list into it (`-\n  -\n- a` is [[null, a]] there,
+  // [[null], a] in yaml).
+  { needs: "-", pattern: /^ *-[ \t]*(?:#.*)?$/m },
   // A comment needs a space before its `#`; js-yaml takes `[]#` or `"q"#`.
   { needs: "#", pattern: /["'\]}]#/ },
 ];
@@ -164,6 +155,14 @@ export const fastPath = { enabled: true };
  */
 export function parseFast(text: string): unknown {
   if (!fastPath.enabled) return undefined;
+  return parsePlainYaml(text) ?? parseWithJsYaml(text);
+}
+
+/**
+ * The second tier: js-yaml, with the checks that keep it to what the located
+ * path reads the same way. Undefined when the located path must decide.
+ */
+export function parseWithJsYaml(text: string): unknown {
   if (declines(text)) return undefined;
   let warned = false;
   /** An alias js-yaml may resolve otherwise than YAML says. */

@@ -2,9 +2,10 @@
 // mutated configs, real files, the real loader.
 import { writeFile } from "node:fs/promises";
 import fc from "fast-check";
+import jsYaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/errors.js";
-import { fastPath, parseFast } from "../../src/config/fast-parse.js";
+import { fastPath, parseFast, parseWithJsYaml } from "../../src/config/fast-parse.js";
 import { loadConfig } from "../../src/config/load.js";
 import { parseYaml } from "../../src/config/yaml-source.js";
 import {
@@ -213,7 +214,9 @@ describe("the accepted path agrees with the located path", () => {
   it("whatever js-yaml vouches for, yaml reads the same, with no error and no warning", () => {
     fc.assert(
       fc.property(configArb, (text) => {
-        const fast = parseFast(text);
+        // The js-yaml tier on its own: the plain tier takes most of these
+        // files first (test/config/plain-yaml.test.ts holds it to yaml).
+        const fast = parseWithJsYaml(text);
         if (fast === undefined) return;
         const located = parseYaml(text);
         expect(located.ok ? located.warnings : located).toEqual([]);
@@ -426,6 +429,16 @@ const DIFFERENCES: readonly {
     expected: ["a.example:1", "b.example:443"],
   },
 ];
+
+it("js-yaml puts the entries after a list under a bare - into that list: its tier declines, the plain tier reads it as yaml does", () => {
+  const text = "x:\n -\n  -\n - a.example:1\nproviders:\n  agents: []\n";
+  expect(jsYaml.load(text)).toEqual({ x: [[null, "a.example:1"]], providers: { agents: [] } });
+  expect(parseWithJsYaml(text)).toBeUndefined();
+  const located = parseYaml(text);
+  const yamlData = located.ok ? located.source.data : located;
+  expect(yamlData).toEqual({ x: [[null], "a.example:1"], providers: { agents: [] } });
+  expect(parseFast(text)).toEqual(yamlData);
+});
 
 describe("each difference between the parsers, pinned", () => {
   let dir: ConfigDir;
