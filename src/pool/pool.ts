@@ -217,8 +217,18 @@ export class AgentPool implements Iterable<[string, Agent]> {
     return Array.from(this.#state.byAddr.values());
   }
 
+  /**
+   * Over the agents as they are when called, in insertion order: a swap
+   * while the caller is part-way through does not show in it (a reload that
+   * renames agents updates the published indexes in place).
+   */
   iter(): IterableIterator<[string, Agent]> {
-    return this.#current().byAddr.entries();
+    const current = this.#current();
+    return pairsOf(
+      current.byAddr === this.#published
+        ? this.#snapshot.agents
+        : Array.from(current.byAddr.values()),
+    );
   }
 
   [Symbol.iterator](): IterableIterator<[string, Agent]> {
@@ -459,4 +469,8 @@ function sameOrder(a: ReadonlyMap<string, Agent>, b: ReadonlyMap<string, Agent>)
   const left = a.values();
   for (const agent of b.values()) if (left.next().value !== agent) return false;
   return true;
+}
+
+function* pairsOf(agents: readonly Agent[]): IterableIterator<[string, Agent]> {
+  for (const agent of agents) yield [agent.addr, agent];
 }

@@ -26,6 +26,30 @@ const swap = (pool: AgentPool, configs: readonly AgentConfig[]) =>
   );
 
 describe("a reload's swap of the same addrs", () => {
+  it("an iterator part-way through when a swap renames every agent in place sees only the agents of before", () => {
+    const pool = newPool();
+    const addrs = ["a:1", "b:1", "c:1", "d:1"];
+    swap(
+      pool,
+      addrs.map((addr, i) => ({ addr, name: `blue-${i}`, tls: fx.pki.clientTls })),
+    );
+    const iterator = pool.iter();
+    const seen = [iterator.next().value?.[1].name];
+    swap(
+      pool,
+      addrs.map((addr, i) => ({ addr, name: `green-${i}`, tls: fx.pki.clientTls })),
+    );
+    for (let step = iterator.next(); !step.done; step = iterator.next())
+      seen.push(step.value[1].name);
+    expect(seen).toEqual(["blue-0", "blue-1", "blue-2", "blue-3"]);
+    expect([...pool].map(([, agent]) => agent.name)).toEqual([
+      "green-0",
+      "green-1",
+      "green-2",
+      "green-3",
+    ]);
+  });
+
   it("renaming every agent moves the name index and keeps addr and agent:// lookups", () => {
     const pool = newPool();
     const seen = record(pool);
