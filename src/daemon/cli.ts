@@ -11,6 +11,7 @@ import { DEFAULT_CONFIG, DEFAULT_LISTEN } from "./defaults.js";
 import { releaseEarlySignals } from "./early-signals.js";
 import { exitWhenFlushed } from "./exit.js";
 import { EXIT } from "./exit-codes.js";
+import { releaseTerminalOnExit } from "./terminal.js";
 
 const USAGE = `Usage: agentpool <command> [options]
 
@@ -149,6 +150,8 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
 }
+
+releaseTerminalOnExit();
 
 // An error no command turned into an exit status is a crash: 70, not Node's 1,
 // which means "invalid config" to the unit's RestartPreventExitStatus=.

@@ -12,6 +12,7 @@ import { DaemonLifecycle, type StopReason } from "./lifecycle.js";
 import { startModules } from "./modules.js";
 import { createNotifier, type Notifier } from "./notify.js";
 import { installProcessHooks } from "./process-hooks.js";
+import { terminalHungUp } from "./terminal.js";
 import type { StatusServer } from "./status/server.js";
 
 export interface RunOptions {
@@ -160,6 +161,12 @@ function takeOverProcess(
 ): () => void {
   const removeHooks = installProcessHooks(logger, notifier, {
     reload: () => {
+      // A SIGHUP from the kernel, not from an operator: the session is over.
+      if (terminalHungUp()) {
+        logger.warn("SIGHUP: the terminal the daemon was started on hung up; stopping");
+        life.requestStop({ signal: "SIGHUP", code: EXIT.ok });
+        return;
+      }
       if (life.phase !== "running") {
         life.deferReload();
         logger.info("SIGHUP during start-up: reloading once the first load is done");
@@ -171,7 +178,7 @@ function takeOverProcess(
     stop: (signal) => life.requestStop({ signal, code: EXIT.ok }),
   });
   for (const signal of claimEarlySignals()) {
-    if (signal === "SIGHUP") life.deferReload();
+    if (signal === "SIGHUP" && !terminalHungUp()) life.deferReload();
     else life.requestStop({ signal, code: EXIT.ok });
   }
   return removeHooks;

@@ -33,8 +33,9 @@ beforeAll(() => {
 afterEach(async () => {
   for (const run of runs.splice(0)) {
     if (run.child.exitCode === null) {
-      // script(1)'s child, the daemon, would outlive a killed script: the
-      // closed terminal's SIGHUP only makes it reload.
+      // script(1)'s child, the daemon, is stopped by the closed terminal's
+      // SIGHUP (terminal-hangup.test.ts); killed here all the same, so a
+      // failing test leaves nothing behind.
       try {
         process.kill(childOf(run.child.pid as number), "SIGKILL");
       } catch {
