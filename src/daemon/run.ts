@@ -12,8 +12,8 @@ import { DaemonLifecycle, type StopReason } from "./lifecycle.js";
 import { startModules } from "./modules.js";
 import { createNotifier, type Notifier } from "./notify.js";
 import { installProcessHooks } from "./process-hooks.js";
-import { terminalHungUp } from "./terminal.js";
 import type { StatusServer } from "./status/server.js";
+import { terminalHungUp } from "./terminal.js";
 
 export interface RunOptions {
   configPath: string;
