@@ -101,7 +101,7 @@ class Reader {
       const colon = keyEnd(line, 0);
       if (colon < 0) decline();
       const key = newKey(map, line.slice(0, colon));
-      const rest = line.slice(colon + 1).trimStart();
+      const rest = spacesCut(line.slice(colon + 1));
       this.#at++;
       if (rest === "" || rest.startsWith("#")) {
         map[key] = this.#blockValue(indent, true, depth);
@@ -194,6 +194,20 @@ function newKey(map: Record<string, unknown>, key: string): string {
   return key;
 }
 
+/**
+ * `text` without the spaces (U+0020 only) at either end. YAML separates with
+ * spaces and tabs alone (tabs never get here); String's trim() would also
+ * cut U+00A0, U+3000 and the rest of Unicode's spaces, which in YAML belong
+ * to the scalar.
+ */
+function spacesCut(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && text.charCodeAt(start) === 32) start++;
+  while (end > start && text.charCodeAt(end - 1) === 32) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
 /** A sequence entry: `-` alone or followed by a space. */
 function isEntry(line: string): boolean {
   return line.charCodeAt(0) === 45 && (line.length === 1 || line.charCodeAt(1) === 32);
@@ -219,7 +233,7 @@ function inlineValue(text: string): unknown {
 function endsLine(text: string, from: number): boolean {
   if (from === text.length) return true;
   if (text.charCodeAt(from) !== 32) return false;
-  return text.slice(from).trimStart().startsWith("#");
+  return spacesCut(text.slice(from)).startsWith("#");
 }
 
 /** `"..."` on one line, with no escapes. */
@@ -251,7 +265,7 @@ function singleQuoted(text: string): string {
 /** The part before a comment (` #`), trailing spaces cut. */
 function beforeComment(text: string): string {
   const hash = text.indexOf(" #");
-  return hash < 0 ? text : text.slice(0, hash).trimEnd();
+  return hash < 0 ? text : spacesCut(text.slice(0, hash));
 }
 
 /** A plain scalar in block context, on one line. */
@@ -283,8 +297,8 @@ function flowBody(text: string, close: string): string {
 /** `[]` or `[a, b]`: plain scalars only, no trailing comma. */
 function flowSequence(text: string): unknown[] {
   const body = flowBody(text, "]");
-  if (body.trim() === "") return [];
-  return body.split(",").map((item) => flowPlain(item.trim()));
+  if (spacesCut(body) === "") return [];
+  return body.split(",").map((item) => flowPlain(spacesCut(item)));
 }
 
 /** `{}` or `{ a: b, c: d }`: plain keys and scalars only, no trailing comma. */
@@ -300,7 +314,7 @@ function flowMapping(text: string): Record<string, unknown> {
     const key = newKey(map, body.slice(at, colon));
     let comma = body.indexOf(",", colon);
     if (comma < 0) comma = body.length;
-    map[key] = flowPlain(body.slice(colon + 1, comma).trim());
+    map[key] = flowPlain(spacesCut(body.slice(colon + 1, comma)));
     if (comma === body.length) return map;
     at = comma + 1;
     while (body.charCodeAt(at) === 32) at++;

@@ -192,7 +192,15 @@ type Mutation =
   | { op: "insert"; at: number; text: string }
   | { op: "indent"; at: number; by: number };
 
-const SIGNIFICANT = [..." \t\r\n:-#'\"&*![]{}?|>%@`,\\", "\u2028", "\ufeff", "---", "..."];
+const SIGNIFICANT = [
+  ..." \t\r\n:-#'\"&*![]{}?|>%@`,\\",
+  "\u00a0",
+  "\u3000",
+  "\u2028",
+  "\ufeff",
+  "---",
+  "...",
+];
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant("delete" as const), at: fc.nat() }),
@@ -347,6 +355,33 @@ describe("what it declines, the next tier reads", () => {
     ],
   ])("%s", (_name, text) => {
     expect(parsePlainYaml(text)).toBeUndefined();
+  });
+});
+
+describe("Unicode's other spaces belong to the scalar, as in yaml", () => {
+  // String's trim() cuts U+00A0, U+3000 and the like; YAML separates with spaces and tabs only.
+  it.each([
+    "a: \u00a01\n",
+    "a: \u00a0\n",
+    "a: \u00a0# c\n",
+    "a: \u00a0\n  b: 1\n",
+    "a: \u00a0'x'\n",
+    "a: \u00a0[x]\n",
+    "a: x\u00a0 # c\n",
+    "a: 1\u00a0 # c\n",
+    "a: 'x' \u00a0# c\n",
+    "a: [\u00a0]\n",
+    "a: [1\u00a0]\n",
+    "a: { b: \u00a01 }\n",
+    "a: { b: 1\u3000 }\n",
+    "a:\n  - b: \u20001\n",
+    "a: [1:.\u3000]\n",
+  ])("%j", (text) => {
+    const plain = parsePlainYaml(text);
+    if (plain === undefined) return;
+    const located = parseYaml(text);
+    expect(located.ok && located.warnings).toEqual([]);
+    expect(located.ok && sameData(plain, located.source.data)).toBe(true);
   });
 });
 
