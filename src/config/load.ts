@@ -11,6 +11,7 @@ import { AddrSchema, type AgentEntry, AgentEntrySchema, ConfigSchema } from "./s
 import { explainSchemaIssues } from "./schema-issues.js";
 import { privateKeyIssues } from "./secret-issues.js";
 import { TlsMaterialCache, type TlsOutcome, type TlsSource } from "./tls-files.js";
+import { commonAgentList } from "./validate-fast.js";
 import { expiryWarning, keyModeWarning } from "./warnings.js";
 import type { LocateOptions } from "./yaml-source.js";
 
@@ -220,7 +221,9 @@ async function validated(
 ): Promise<PreparedConfig> {
   const { file, signal } = attempt;
   signal?.throwIfAborted();
-  const pasted = privateKeyIssues(file, source);
+  // The common shape needs no zod, and no second look for pasted keys.
+  const common = commonAgentList(source.data);
+  const pasted = privateKeyIssues(file, source, common);
   if (pasted.length > 0) fail(attempt, "ERR_CONFIG_INVALID", pasted);
 
   const issues: ConfigIssue[] = [];
@@ -235,7 +238,7 @@ async function validated(
     return { file, ...at, ...(formatted ? { path: formatted } : {}), message };
   };
 
-  const { specs, identities } = validate(attempt, source, issues, warnings, located);
+  const { specs, identities } = validate(attempt, source, common, issues, warnings, located);
   checkDuplicates(source, identities, issues, located);
 
   // Only a resolution that saw the whole agent list may evict cached
@@ -341,19 +344,22 @@ type Locator = (
 const AT_ALIAS: LocateOptions = Object.freeze({ atAlias: true });
 
 /**
- * Runs the schema once over the whole document, then keeps every agent entry
+ * Runs the schema once over the whole document (unless `common`, the list
+ * {@link commonAgentList} vouched for, says it passes), then keeps every agent entry
  * that had no issue of its own, so the duplicate and TLS checks still run for
  * them and one pass reports all problems of the file.
  */
 function validate(
   attempt: Attempt,
   source: ConfigSource,
+  common: readonly AgentEntry[] | undefined,
   issues: ConfigIssue[],
   warnings: ConfigIssue[],
   located: Locator,
 ): { specs: AgentSpec[]; identities: AgentIdentity[] } {
   const data = source.data;
-  const result = ConfigSchema.safeParse(data);
+  // zod decides, and words, everything but the common shape.
+  const result = common ? { success: true as const, data } : ConfigSchema.safeParse(data);
   const broken = new Set<number>();
   if (!result.success) {
     for (const problem of explainSchemaIssues(result.error.issues, data)) {
@@ -372,7 +378,7 @@ function validate(
 
   const list = valueAt(data, AGENTS_PATH);
   // What the schema already gave, when it passed: no second pass per entry.
-  const checked = result.success ? valueAt(result.data, AGENTS_PATH) : undefined;
+  const checked = common ?? (result.success ? valueAt(result.data, AGENTS_PATH) : undefined);
   const paths = new Map<string, string>();
   const resolvePath = (dir: string, file: string) => {
     let path = paths.get(file);

@@ -42,8 +42,8 @@ export const AddrSchema = z
     examples: ["agent.example.com:443", "10.0.0.5:8890", "[fd00::5]:8890"],
   });
 
-/** Linux's PATH_MAX. */
-const MAX_PATH_CHARS = 4096;
+/** Linux's PATH_MAX: the longest file path a config may name. */
+export const MAX_PATH_CHARS = 4096;
 
 const filePath = (what: string) =>
   z

@@ -136,10 +136,14 @@ export interface PrivateKeyPlace {
  * Every place in plain data (the parsed config.yml, ignored parts included)
  * whose text holds a private key. For a mapping key, `path` ends at that
  * key; messages must then name the parent only, the key being the secret.
+ * `clean` is a part of `data` already known to hold no key in any of its
+ * strings and keys; it is not walked (what else shares its nodes is).
  */
-export function findPrivateKeys(data: unknown): PrivateKeyPlace[] {
+export function findPrivateKeys(data: unknown, clean?: object): PrivateKeyPlace[] {
   const found: PrivateKeyPlace[] = [];
   const seen = new Set<object>();
+  // Nothing in it to report, so skipping it reports the same places.
+  if (clean !== undefined) seen.add(clean);
   // A depth-first walk without recursion (nesting has no bound here). The
   // path to the node at hand is one array, cut back to the node's depth and
   // copied only for a report: a path per node was most of the walk's cost
