@@ -148,25 +148,25 @@ interface Attempt {
   attempted: string[];
 }
 
-/** One agent entry that passed the schema, with where its parts are written. */
-interface AgentSpec {
-  addr: string;
-  name: string | undefined;
-  source: TlsSource;
-  /** Path of the entry, `providers.agents[i]`. */
-  path: PathSegment[];
-}
-
 /**
  * What the duplicate check needs of an entry. Also taken from entries whose
  * TLS block is broken, as long as their addr (and name) are valid, so a
- * duplicate is reported in the same pass as the typo next to it.
+ * duplicate is reported in the same pass as the typo next to it. Paths are
+ * built only for a report (see {@link entryPath}): 10,000 agents' worth of
+ * them was a good part of a clean load's time.
  */
 interface AgentIdentity {
   addr: string;
   name: string | undefined;
-  addrPath: PathSegment[];
-  namePath: PathSegment[];
+  /** Index of the entry in `providers.agents`. */
+  index: number;
+  /** GoDoxy's string form: the entry itself is the addr. */
+  bare: boolean;
+}
+
+/** One agent entry that passed the schema. */
+interface AgentSpec extends AgentIdentity {
+  source: TlsSource;
 }
 
 const AGENTS_PATH: readonly PathSegment[] = Object.freeze(["providers", "agents"]);
@@ -243,14 +243,15 @@ async function validated(
 
   // Only a resolution that saw the whole agent list may evict cached
   // material; a typo elsewhere must not cost a re-verification of everything.
-  const tls = await cacheFor(attempt.configPath).resolve(
-    specs.map((spec) => ({ addr: spec.addr, source: spec.source })),
-    { signal, prune: issues.length === 0 },
-  );
+  const tls = await cacheFor(attempt.configPath).resolve(specs, {
+    signal,
+    prune: issues.length === 0,
+  });
   attempt.attempted.push(...tls.attempted);
 
   const agents: AgentConfig[] = [];
-  for (const [i, spec] of specs.entries()) {
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i] as AgentSpec;
     const outcome = tls.outcomes[i] as TlsOutcome;
     if (!outcome.ok) {
       for (const problem of outcome.problems) {
@@ -259,12 +260,11 @@ async function validated(
       }
       continue;
     }
+    const { addr, name } = spec;
     agents.push(
-      Object.freeze({
-        addr: spec.addr,
-        ...(spec.name !== undefined ? { name: spec.name } : {}),
-        tls: outcome.tls,
-      }),
+      Object.freeze(
+        name !== undefined ? { addr, name, tls: outcome.tls } : { addr, tls: outcome.tls },
+      ),
     );
   }
   if (issues.length > 0) fail(attempt, "ERR_CONFIG_INVALID", issues);
@@ -379,15 +379,7 @@ function validate(
   const list = valueAt(data, AGENTS_PATH);
   // What the schema already gave, when it passed: no second pass per entry.
   const checked = common ?? (result.success ? valueAt(result.data, AGENTS_PATH) : undefined);
-  const paths = new Map<string, string>();
-  const resolvePath = (dir: string, file: string) => {
-    let path = paths.get(file);
-    if (path === undefined) {
-      path = resolve(dir, file);
-      paths.set(file, path);
-    }
-    return path;
-  };
+  const sources = new TlsSources(attempt);
   if (list === undefined && result.success) {
     const where = valueAt(data, ["providers"]) === undefined ? [] : ["providers"];
     warnings.push(
@@ -401,9 +393,10 @@ function validate(
   if (!Array.isArray(list)) return { specs: [], identities: [] };
 
   const specs: AgentSpec[] = [];
+  // Valid entries are their own identity: one object per agent.
   const identities: AgentIdentity[] = [];
-  for (const [index, raw] of list.entries()) {
-    const path = [...AGENTS_PATH, index];
+  for (let index = 0; index < list.length; index++) {
+    const raw: unknown = list[index];
     const entry = broken.has(index)
       ? undefined
       : Array.isArray(checked)
@@ -411,66 +404,105 @@ function validate(
         : AgentEntrySchema.safeParse(raw);
     if (!entry?.success) {
       // Reported already; its addr and name still count for duplicates.
-      const identity = identityOfBroken(raw, path);
+      const identity = identityOfBroken(raw, index);
       if (identity) identities.push(identity);
       continue;
     }
-    const { identity, spec } = acceptedEntry(attempt, entry.data, path, resolvePath);
-    identities.push(identity);
+    const spec = acceptedEntry(entry.data, index, sources);
+    identities.push(spec);
     specs.push(spec);
   }
   return { specs, identities };
 }
 
-/** A valid agent entry (GoDoxy's `host:port` string or the object form) as what the later checks read. */
-function acceptedEntry(
-  attempt: Attempt,
-  entry: AgentEntry,
-  path: PathSegment[],
-  resolvePath: (dir: string, file: string) => string,
-): { identity: AgentIdentity; spec: AgentSpec } {
-  if (typeof entry === "string") {
-    return {
-      identity: { addr: entry, name: undefined, addrPath: path, namePath: path },
-      spec: {
-        addr: entry,
-        name: undefined,
-        source: { kind: "bundle", zip: join(attempt.certsDir, `${entry}.zip`) },
-        path,
-      },
-    };
+/**
+ * Where agents' TLS files are, as absolute paths. Agents mostly name the
+ * files the agent before them named: they get the same source object, which
+ * the TLS cache recognises without comparing paths.
+ */
+class TlsSources {
+  readonly #attempt: Attempt;
+  readonly #dir: string;
+  readonly #paths = new Map<string, string>();
+  #last: { tls: Extract<AgentEntry, object>["tls"]; source: TlsSource } | undefined;
+
+  constructor(attempt: Attempt) {
+    this.#attempt = attempt;
+    this.#dir = dirname(attempt.configPath);
   }
-  const dir = dirname(attempt.configPath);
-  const { tls } = entry;
-  const addrPath = [...path, "addr"];
+
+  bundle(addr: string): TlsSource {
+    return { kind: "bundle", zip: join(this.#attempt.certsDir, `${addr}.zip`) };
+  }
+
+  files(tls: Extract<AgentEntry, object>["tls"]): TlsSource {
+    const last = this.#last;
+    if (
+      last !== undefined &&
+      (last.tls === tls ||
+        (last.tls.ca_file === tls.ca_file &&
+          last.tls.cert_file === tls.cert_file &&
+          last.tls.key_file === tls.key_file))
+    ) {
+      return last.source;
+    }
+    const source: TlsSource = {
+      kind: "files",
+      ca: this.#resolve(tls.ca_file),
+      cert: this.#resolve(tls.cert_file),
+      key: this.#resolve(tls.key_file),
+    };
+    this.#last = { tls, source };
+    return source;
+  }
+
+  #resolve(file: string): string {
+    let path = this.#paths.get(file);
+    if (path === undefined) {
+      path = resolve(this.#dir, file);
+      this.#paths.set(file, path);
+    }
+    return path;
+  }
+}
+
+/** A valid agent entry (GoDoxy's `host:port` string or the object form) as what the later checks read. */
+function acceptedEntry(entry: AgentEntry, index: number, sources: TlsSources): AgentSpec {
+  if (typeof entry === "string") {
+    return { addr: entry, name: undefined, index, bare: true, source: sources.bundle(entry) };
+  }
   return {
-    identity: {
-      addr: entry.addr,
-      name: entry.name,
-      addrPath,
-      namePath: entry.name === undefined ? addrPath : [...path, "name"],
-    },
-    spec: {
-      addr: entry.addr,
-      name: entry.name,
-      source: {
-        kind: "files",
-        ca: resolvePath(dir, tls.ca_file),
-        cert: resolvePath(dir, tls.cert_file),
-        key: resolvePath(dir, tls.key_file),
-      },
-      path,
-    },
+    addr: entry.addr,
+    name: entry.name,
+    index,
+    bare: false,
+    source: sources.files(entry.tls),
   };
 }
 
-function identityOfBroken(raw: unknown, path: PathSegment[]): AgentIdentity | undefined {
+function identityOfBroken(raw: unknown, index: number): AgentIdentity | undefined {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined;
   const { addr, name } = raw as { addr?: unknown; name?: unknown };
   if (!AddrSchema.safeParse(addr).success || typeof addr !== "string") return undefined;
   if (name !== undefined && (typeof name !== "string" || name === "")) return undefined;
-  const addrPath = [...path, "addr"];
-  return { addr, name, addrPath, namePath: name === undefined ? addrPath : [...path, "name"] };
+  return { addr, name, index, bare: false };
+}
+
+/** `providers.agents[i]` */
+function entryPath(index: number): PathSegment[] {
+  return [...AGENTS_PATH, index];
+}
+
+/** Where an entry's addr is written: the entry itself in the string form. */
+function addrPath({ index, bare }: AgentIdentity): PathSegment[] {
+  return bare ? entryPath(index) : [...entryPath(index), "addr"];
+}
+
+/** Where an entry's name is written, or its addr when the name defaults to it. */
+function namePath(identity: AgentIdentity): PathSegment[] {
+  return identity.bare || identity.name === undefined
+    ? addrPath(identity)
+    : [...entryPath(identity.index), "name"];
 }
 
 /**
@@ -484,22 +516,23 @@ function checkDuplicates(
   located: Locator,
 ): void {
   // Paths, located only for a report: locating is what the accepted path avoids.
-  const addrs = new Map<string, readonly PathSegment[]>();
-  const names = new Map<string, readonly PathSegment[]>();
-  for (const { addr, name, addrPath, namePath } of identities) {
+  const addrs = new Map<string, AgentIdentity>();
+  const names = new Map<string, AgentIdentity>();
+  for (const identity of identities) {
+    const { addr, name } = identity;
     const firstAddr = addrs.get(addr);
     if (firstAddr) {
       issues.push(
         located(
-          addrPath,
+          addrPath(identity),
           "value",
-          `duplicate addr ${quote(addr)} (first at line ${source.locate(firstAddr, "value", AT_ALIAS).line})`,
+          `duplicate addr ${quote(addr)} (first at line ${source.locate(addrPath(firstAddr), "value", AT_ALIAS).line})`,
           AT_ALIAS,
         ),
       );
       continue;
     }
-    addrs.set(addr, addrPath);
+    addrs.set(addr, identity);
 
     const effective = name ?? addr;
     const firstName = names.get(effective);
@@ -507,21 +540,21 @@ function checkDuplicates(
       const defaulted = name === undefined ? " (the name defaults to the addr)" : "";
       issues.push(
         located(
-          namePath,
+          namePath(identity),
           "value",
-          `duplicate name ${quote(effective)}${defaulted} (first at line ${source.locate(firstName, "value", AT_ALIAS).line})`,
+          `duplicate name ${quote(effective)}${defaulted} (first at line ${source.locate(namePath(firstName), "value", AT_ALIAS).line})`,
           AT_ALIAS,
         ),
       );
       continue;
     }
-    names.set(effective, namePath);
+    names.set(effective, identity);
   }
 }
 
 function tlsPath(spec: AgentSpec, part: TlsPart | "bundle"): PathSegment[] {
-  if (spec.source.kind === "bundle" || part === "bundle") return spec.path;
-  return [...spec.path, "tls", `${part}_file`];
+  if (spec.source.kind === "bundle" || part === "bundle") return entryPath(spec.index);
+  return [...entryPath(spec.index), "tls", `${part}_file`];
 }
 
 /**

@@ -341,6 +341,7 @@ export class TlsMaterialCache {
 }
 
 function sameSource(a: TlsSource, b: TlsSource): boolean {
+  if (a === b) return true;
   if (a.kind === "bundle" || b.kind === "bundle")
     return a.kind === b.kind && (a as { zip: string }).zip === (b as { zip: string }).zip;
   return a.ca === b.ca && a.cert === b.cert && a.key === b.key;
