@@ -333,3 +333,68 @@ describe("the loader gives the same result with and without the common-shape che
     expect(rejected).toBeGreaterThan(10);
   });
 });
+
+describe("agents alternating between two sets of TLS files", () => {
+  let pki: ConfigPki;
+  let dir: ConfigDir;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    pki = await createConfigPki();
+    const root = await createTempRoot();
+    cleanup = root.cleanup;
+    dir = await createConfigDir(root.root);
+    await dir.writeTls(pki);
+    await dir.write("config/tls2/ca.pem", pki.ca);
+    await dir.write("config/tls2/cert.pem", pki.soon.cert);
+    await dir.write("config/tls2/key.pem", pki.soon.key);
+  });
+  afterAll(() => cleanup());
+
+  // Consecutive agents naming the same files share one resolved source; the
+  // alternation below is where a wrongly shared one would show.
+  const config = (second: string) =>
+    [
+      "providers:",
+      "  agents:",
+      "    - addr: a.example:1",
+      "      tls: { ca_file: tls/ca.pem, cert_file: tls/cert.pem, key_file: tls/key.pem }",
+      "    - addr: b.example:1",
+      `      tls: { ca_file: ${second}/ca.pem, cert_file: ${second}/cert.pem, key_file: ${second}/key.pem }`,
+      "    - addr: c.example:1",
+      "      tls: { ca_file: tls/ca.pem, cert_file: tls/cert.pem, key_file: tls/key.pem }",
+      "    - addr: d.example:1",
+      `      tls: { ca_file: ${second}/ca.pem, cert_file: ${second}/cert.pem, key_file: ${second}/key.pem }`,
+      "",
+    ].join("\n");
+
+  it("gives each agent the material of the files it names", async () => {
+    await writeFile(dir.configPath, config("tls2"));
+    const { agents, warnings } = await loadConfig(dir.configPath);
+    expect(agents.map((a) => [a.addr, a.tls.cert])).toEqual([
+      ["a.example:1", pki.cert],
+      ["b.example:1", pki.soon.cert],
+      ["c.example:1", pki.cert],
+      ["d.example:1", pki.soon.cert],
+    ]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /config\.yml:6:\d+: providers\.agents\[1\]\.tls\.cert_file: .*tls2\/cert\.pem \(agent b\.example:1 and 1 more\): client certificate expires in/,
+    );
+  });
+
+  it("reports a missing file at every entry naming it, and only there", async () => {
+    await writeFile(dir.configPath, config("tls3"));
+    const error = await loadConfig(dir.configPath).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ConfigError);
+    const lines = (error as ConfigError).issues.map((issue) => `${issue.line} ${issue.path}`);
+    expect(lines).toEqual([
+      "6 providers.agents[1].tls.ca_file",
+      "6 providers.agents[1].tls.cert_file",
+      "6 providers.agents[1].tls.key_file",
+      "10 providers.agents[3].tls.ca_file",
+      "10 providers.agents[3].tls.cert_file",
+      "10 providers.agents[3].tls.key_file",
+    ]);
+  });
+});
