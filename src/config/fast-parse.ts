@@ -10,7 +10,7 @@ import {
 } from "./core-scalars.js";
 import { ALIAS_EXPANSION_LIMIT } from "./limits.js";
 import type { PathSegment } from "./path.js";
-import { parsePlainYaml } from "./plain-yaml.js";
+import { parsePlainYaml, readPlainYamlPositions } from "./plain-yaml.js";
 import type { LocateOptions, SourcePosition } from "./yaml-source.js";
 
 /*
@@ -162,6 +162,20 @@ export function parseFast(text: string): unknown {
 }
 
 /**
+ * {@link parseFast} as a source for the loader: from the plain tier one that
+ * can also locate (so a warning about a TLS file does not cost a parse with
+ * yaml), from js-yaml one that cannot. Undefined when the located path must
+ * decide.
+ */
+export function fastSource(text: string): ConfigSource | undefined {
+  if (!fastPath.enabled) return undefined;
+  const plain = parsePlainYaml(text);
+  if (plain !== undefined) return new PlainSource(text, plain);
+  const data = parseWithJsYaml(text);
+  return data === undefined ? undefined : new FastSource(data);
+}
+
+/**
  * The second tier: js-yaml, with the checks that keep it to what the located
  * path reads the same way. Undefined when the located path must decide.
  */
@@ -291,4 +305,58 @@ export class FastSource implements ConfigSource {
   locate(): SourcePosition {
     throw new NeedsLocatedParse("the config must be read again with positions");
   }
+}
+
+/**
+ * Data from the plain tier. It locates what the located path would locate the
+ * same way, where that is simple: a key, a scalar written out, a null written
+ * as nothing (at its key). It reads the text again for that, keeping
+ * positions: a few milliseconds for 1,000 agents, where yaml takes a hundred.
+ * Anything else (a collection, a missing entry, the document itself) throws
+ * {@link NeedsLocatedParse}. test/config/plain-locate.test.ts holds it to
+ * yaml's positions.
+ */
+export class PlainSource implements ConfigSource {
+  readonly data: unknown;
+  readonly #text: string;
+  #read: ReturnType<typeof readPlainYamlPositions> | null = null;
+
+  constructor(text: string, data: unknown) {
+    this.#text = text;
+    this.data = data;
+  }
+
+  locate(path: readonly PathSegment[], part: "key" | "value" = "value"): SourcePosition {
+    this.#read ??= readPlainYamlPositions(this.#text);
+    const read = this.#read;
+    const last = path[path.length - 1];
+    if (read === undefined || last === undefined) throw notHere();
+    let node: unknown = read.root;
+    for (let i = 0; i < path.length - 1; i++) {
+      node = entryOf(node, path[i] as PathSegment);
+      if (typeof node !== "object" || node === null) throw notHere();
+    }
+    if (!hasEntry(node, last)) throw notHere();
+    const entry = read.positions.get(node as object)?.get(last);
+    if (entry === undefined) throw notHere();
+    if (part === "key" && entry.key) return entry.key;
+    if (entry.value) return entry.value;
+    // A null written as nothing is located at its key, as the located path does.
+    if (!entry.collection && entry.key) return entry.key;
+    throw notHere();
+  }
+}
+
+function notHere(): NeedsLocatedParse {
+  return new NeedsLocatedParse("the config must be read again with positions");
+}
+
+function hasEntry(node: unknown, segment: PathSegment): boolean {
+  if (Array.isArray(node)) return typeof segment === "number" && segment < node.length;
+  return typeof node === "object" && node !== null && Object.hasOwn(node, segment);
+}
+
+function entryOf(node: unknown, segment: PathSegment): unknown {
+  if (!hasEntry(node, segment)) return undefined;
+  return (node as Record<string | number, unknown>)[segment];
 }

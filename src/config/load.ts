@@ -4,7 +4,7 @@ import type { TlsPart } from "../agent/tls.js";
 import { check, resolveOptions } from "../options.js";
 import { digestInputs } from "./digest.js";
 import { ConfigError, type ConfigErrorCode, type ConfigIssue, formatIssue } from "./errors.js";
-import { type ConfigSource, FastSource, NeedsLocatedParse, parseFast } from "./fast-parse.js";
+import { type ConfigSource, fastSource, NeedsLocatedParse } from "./fast-parse.js";
 import { formatPath, type PathSegment, quote, valueAt } from "./path.js";
 import { type FileBytes, FileReadError, MAX_CONFIG_BYTES, readFileBounded } from "./read-file.js";
 import { AddrSchema, type AgentEntry, AgentEntrySchema, ConfigSchema } from "./schema.js";
@@ -184,10 +184,10 @@ async function prepare(attempt: Attempt): Promise<PreparedConfig> {
     fail(attempt, "ERR_CONFIG_PARSE", [{ file, message: "the file is empty" }]);
 
   // The accepted path; anything to report starts over with positions.
-  const fast = parseFast(text);
+  const fast = fastSource(text);
   if (fast !== undefined) {
     try {
-      return await validated(attempt, read, new FastSource(fast), []);
+      return await validated(attempt, read, fast, []);
     } catch (err) {
       if (!(err instanceof NeedsLocatedParse)) throw err;
       attempt.attempted.length = 1;

@@ -1,4 +1,5 @@
 import { corePlainValue } from "./core-scalars.js";
+import type { SourcePosition } from "./yaml-source.js";
 
 /*
  * The first tier of the accepted path: a line-by-line reader of the plain
@@ -51,19 +52,86 @@ export function parsePlainYaml(text: string): Record<string, unknown> | undefine
   }
 }
 
+/**
+ * Where one entry of a mapping or list was written. `value` is set for a
+ * scalar written out; a collection has `collection` instead; a null written
+ * as nothing has neither.
+ */
+export interface EntryPosition {
+  /** The key (mapping entries only). */
+  readonly key?: SourcePosition;
+  readonly value?: SourcePosition;
+  readonly collection?: true;
+}
+
+/** Each collection of a document read by {@link readPlainYamlPositions}, to where its entries are written. */
+export type PlainPositions = WeakMap<object, Map<string | number, EntryPosition>>;
+
+/**
+ * {@link parsePlainYaml}, with where each entry is written (1-based line and
+ * column, as yaml counts them). Slower, so only for a file that has
+ * something to report; undefined where {@link parsePlainYaml} declines.
+ */
+export function readPlainYamlPositions(
+  text: string,
+): { root: Record<string, unknown>; positions: PlainPositions } | undefined {
+  if (FORBIDDEN.test(text)) return undefined;
+  const positions: PlainPositions = new WeakMap();
+  try {
+    return { root: new Reader(text, positions).document(), positions };
+  } catch (err) {
+    if (err === DECLINE) return undefined;
+    throw err;
+  }
+}
+
 function decline(): never {
   throw DECLINE;
+}
+
+/** Where an inline value starts (its line, and the 0-based column of its first character), when positions are kept. */
+interface Where {
+  line: number;
+  col: number;
+  positions: PlainPositions;
+}
+
+function record(
+  positions: PlainPositions,
+  container: object,
+  key: string | number,
+  entry: EntryPosition,
+): void {
+  let entries = positions.get(container);
+  if (entries === undefined) {
+    entries = new Map();
+    positions.set(container, entries);
+  }
+  entries.set(key, entry);
+}
+
+/** The position of a value: its own for a scalar, or `collection`. */
+function valueEntry(value: unknown, line: number, col: number): EntryPosition {
+  return typeof value === "object" && value !== null
+    ? { collection: true }
+    : { value: { line, col: col + 1 } };
 }
 
 class Reader {
   /** Indentation and text (from the first non-space, trailing spaces cut) of each line with content. */
   readonly #indents: number[] = [];
   readonly #texts: string[] = [];
+  /** Only when positions are kept: the 1-based line number of each line with content. */
+  readonly #lines: number[] = [];
+  readonly #positions: PlainPositions | undefined;
   #at = 0;
 
-  constructor(text: string) {
+  constructor(text: string, positions?: PlainPositions) {
+    this.#positions = positions;
     let start = 0;
+    let lineNumber = 0;
     while (start < text.length) {
+      lineNumber++;
       let end = text.indexOf("\n", start);
       if (end < 0) end = text.length;
       let indent = start;
@@ -74,6 +142,7 @@ class Reader {
       if (last > indent && text.charCodeAt(indent) !== 35) {
         this.#indents.push(indent - start);
         this.#texts.push(text.slice(indent, last));
+        if (positions) this.#lines.push(lineNumber);
       }
       start = end + 1;
     }
@@ -96,17 +165,34 @@ class Reader {
   #mapping(indent: number, depth: number): Record<string, unknown> {
     if (depth > MAX_DEPTH) decline();
     const map: Record<string, unknown> = {};
+    const positions = this.#positions;
     while (this.#indent() === indent) {
       const line = this.#texts[this.#at] as string;
+      const lineNumber = this.#lines[this.#at] as number;
       const colon = keyEnd(line, 0);
       if (colon < 0) decline();
       const key = newKey(map, line.slice(0, colon));
-      const rest = spacesCut(line.slice(colon + 1));
+      // The line has no trailing spaces: the value starts after the leading ones.
+      let from = colon + 1;
+      while (line.charCodeAt(from) === 32) from++;
+      const rest = line.slice(from);
       this.#at++;
       if (rest === "" || rest.startsWith("#")) {
-        map[key] = this.#blockValue(indent, true, depth);
+        const value = this.#blockValue(indent, true, depth);
+        map[key] = value;
+        if (positions) {
+          const at = { line: lineNumber, col: indent + 1 };
+          record(positions, map, key, value === null ? { key: at } : { key: at, collection: true });
+        }
       } else {
-        map[key] = inlineValue(rest);
+        const where = positions && { line: lineNumber, col: indent + from, positions };
+        const value = inlineValue(rest, where);
+        map[key] = value;
+        if (where)
+          record(where.positions, map, key, {
+            key: { line: lineNumber, col: indent + 1 },
+            ...valueEntry(value, lineNumber, where.col),
+          });
         // More indented text after a value on the key's line: a scalar
         // running over lines, or an error; either way not this reader's.
         if (this.#indent() > indent) decline();
@@ -137,14 +223,19 @@ class Reader {
   #sequence(indent: number, depth: number): unknown[] {
     if (depth > MAX_DEPTH) decline();
     const list: unknown[] = [];
+    const positions = this.#positions;
     while (this.#indent() === indent && isEntry(this.#texts[this.#at] as string)) {
       const line = this.#texts[this.#at] as string;
+      const lineNumber = this.#lines[this.#at] as number;
+      const index = list.length;
       let start = 1;
       while (line.charCodeAt(start) === 32) start++;
       const rest = line.slice(start);
       if (rest === "" || rest.startsWith("#")) {
         this.#at++;
-        list.push(this.#blockValue(indent, false, depth));
+        const value = this.#blockValue(indent, false, depth);
+        list.push(value);
+        if (positions) record(positions, list, index, value === null ? {} : { collection: true });
       } else if (isEntry(rest)) {
         decline(); // `- - x`
       } else if (keyEnd(rest, 0) >= 0) {
@@ -153,10 +244,14 @@ class Reader {
         this.#indents[this.#at] = column;
         this.#texts[this.#at] = rest;
         list.push(this.#mapping(column, depth + 1));
+        if (positions) record(positions, list, index, { collection: true });
         if (this.#indent() > indent) decline();
       } else {
         this.#at++;
-        list.push(inlineValue(rest));
+        const where = positions && { line: lineNumber, col: indent + start, positions };
+        const value = inlineValue(rest, where);
+        list.push(value);
+        if (where) record(where.positions, list, index, valueEntry(value, lineNumber, where.col));
         if (this.#indent() > indent) decline();
       }
     }
@@ -214,16 +309,16 @@ function isEntry(line: string): boolean {
 }
 
 /** The value written after `key: ` or `- ` on the same line (trailing spaces already cut). */
-function inlineValue(text: string): unknown {
+function inlineValue(text: string, where: Where | undefined): unknown {
   switch (text[0]) {
     case '"':
       return doubleQuoted(text);
     case "'":
       return singleQuoted(text);
     case "[":
-      return flowSequence(text);
+      return flowSequence(text, where);
     case "{":
-      return flowMapping(text);
+      return flowMapping(text, where);
     default:
       return blockPlain(text);
   }
@@ -295,14 +390,29 @@ function flowBody(text: string, close: string): string {
 }
 
 /** `[]` or `[a, b]`: plain scalars only, no trailing comma. */
-function flowSequence(text: string): unknown[] {
+function flowSequence(text: string, where: Where | undefined): unknown[] {
   const body = flowBody(text, "]");
-  if (spacesCut(body) === "") return [];
-  return body.split(",").map((item) => flowPlain(spacesCut(item)));
+  const list: unknown[] = [];
+  if (spacesCut(body) === "") return list;
+  let from = 0;
+  for (;;) {
+    let comma = body.indexOf(",", from);
+    if (comma < 0) comma = body.length;
+    let start = from;
+    while (body.charCodeAt(start) === 32) start++;
+    list.push(flowPlain(spacesCut(body.slice(start, comma))));
+    // The body starts one column after the `[`.
+    if (where)
+      record(where.positions, list, list.length - 1, {
+        value: { line: where.line, col: where.col + start + 2 },
+      });
+    if (comma === body.length) return list;
+    from = comma + 1;
+  }
 }
 
 /** `{}` or `{ a: b, c: d }`: plain keys and scalars only, no trailing comma. */
-function flowMapping(text: string): Record<string, unknown> {
+function flowMapping(text: string, where: Where | undefined): Record<string, unknown> {
   const body = flowBody(text, "}");
   const map: Record<string, unknown> = {};
   let at = 0;
@@ -314,7 +424,15 @@ function flowMapping(text: string): Record<string, unknown> {
     const key = newKey(map, body.slice(at, colon));
     let comma = body.indexOf(",", colon);
     if (comma < 0) comma = body.length;
-    map[key] = flowPlain(spacesCut(body.slice(colon + 1, comma)));
+    let start = colon + 1;
+    while (body.charCodeAt(start) === 32) start++;
+    map[key] = flowPlain(spacesCut(body.slice(start, comma)));
+    // The body starts one column after the `{`.
+    if (where)
+      record(where.positions, map, key, {
+        key: { line: where.line, col: where.col + at + 2 },
+        value: { line: where.line, col: where.col + start + 2 },
+      });
     if (comma === body.length) return map;
     at = comma + 1;
     while (body.charCodeAt(at) === 32) at++;
