@@ -298,7 +298,7 @@ export async function run(options: BenchOptions): Promise<MeasureResult> {
   const large = plan.find((p) => p.size === 10_000);
   if (large) {
     notes.push(
-      `10,000 agents: ${large.edits} edits per save pattern, not 50 (p99 is then the slowest edit), and the yaml floor's read + parse timed on ${large.floorParses} of them: each yaml parse takes over a second at this size, and the whole bench must stay within minutes.`,
+      `10,000 agents: ${large.edits} edits per save pattern, not 50 (p99 is then the slowest edit), and the yaml floor's read + parse timed on ${large.floorParses} of them: each yaml parse takes most of a second at this size, and the whole bench must stay within minutes.`,
     );
   }
   return {
