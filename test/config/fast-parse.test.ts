@@ -14,6 +14,7 @@ import {
   createConfigDir,
   createConfigPki,
   createTempRoot,
+  loadWith,
 } from "./helpers.js";
 
 const ADDRS = [
@@ -244,20 +245,7 @@ describe("the accepted path agrees with the located path", () => {
       await cleanup();
     });
 
-    const outcome = async (enabled: boolean) => {
-      fastPath.enabled = enabled;
-      try {
-        return await loadConfig(dir.configPath).then(
-          (result) => ({ accepted: result }),
-          (err: unknown) => {
-            if (!(err instanceof ConfigError)) throw err;
-            return { rejected: { code: err.code, message: err.message } };
-          },
-        );
-      } finally {
-        fastPath.enabled = true;
-      }
-    };
+    const outcome = (enabled: boolean) => loadWith(fastPath, enabled, dir.configPath);
 
     it("accepts exactly what the located path accepts, with the same agents and messages", async () => {
       let accepted = 0;

@@ -3,6 +3,8 @@ import { createPrivateKey } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { zipSync } from "fflate";
+import { ConfigError } from "../../src/config/errors.js";
+import { loadConfig } from "../../src/config/load.js";
 import { createCa, issueCertificate } from "../../src/testing/pki.js";
 import { DAY_MS } from "../../src/time.js";
 import { makeTempDir } from "../support/temp.js";
@@ -112,3 +114,32 @@ export async function createConfigDir(root: string): Promise<ConfigDir> {
 
 /** The good TLS block of an agent in object form, as flow YAML. */
 export const TLS_FLOW = "{ ca_file: tls/ca.pem, cert_file: tls/cert.pem, key_file: tls/key.pem }";
+
+/** What loadConfig gave: the result, or a ConfigError's code and message. */
+export type LoadOutcome =
+  | { accepted: Awaited<ReturnType<typeof loadConfig>> }
+  | { rejected: { code: string; message: string } };
+
+/**
+ * loadConfig's outcome with one of the loader's `@internal` switches
+ * (`fastPath`, `commonShape`) set to `enabled`, then put back on: for the
+ * tests that hold two paths of the loader to the same result.
+ */
+export async function loadWith(
+  toggle: { enabled: boolean },
+  enabled: boolean,
+  configPath: string,
+): Promise<LoadOutcome> {
+  toggle.enabled = enabled;
+  try {
+    return await loadConfig(configPath).then(
+      (result) => ({ accepted: result }),
+      (err: unknown) => {
+        if (!(err instanceof ConfigError)) throw err;
+        return { rejected: { code: err.code, message: err.message } };
+      },
+    );
+  } finally {
+    toggle.enabled = true;
+  }
+}

@@ -18,6 +18,7 @@ import {
   createConfigDir,
   createConfigPki,
   createTempRoot,
+  loadWith,
 } from "./helpers.js";
 
 const ed = generateKeyPairSync("ed25519").privateKey;
@@ -299,20 +300,7 @@ describe("the loader gives the same result with and without the common-shape che
     await cleanup();
   });
 
-  const outcome = async (enabled: boolean) => {
-    commonShape.enabled = enabled;
-    try {
-      return await loadConfig(dir.configPath).then(
-        (result) => ({ accepted: result }),
-        (err: unknown) => {
-          if (!(err instanceof ConfigError)) throw err;
-          return { rejected: { code: err.code, message: err.message } };
-        },
-      );
-    } finally {
-      commonShape.enabled = true;
-    }
-  };
+  const outcome = (enabled: boolean) => loadWith(commonShape, enabled, dir.configPath);
 
   it("same agents, warnings and messages, on real files", async () => {
     let accepted = 0;
