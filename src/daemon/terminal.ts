@@ -13,15 +13,19 @@ import { isatty } from "node:tty";
 
 /** The standard streams (0, 1, 2) that were terminals when the CLI started. */
 const terminals: readonly number[] = [0, 1, 2].filter((fd) => isatty(fd));
+/** Of those, the ones the daemon logs to (stdout, stderr). */
+const outputs: readonly number[] = terminals.filter((fd) => fd !== 0);
 
 /**
- * Whether the CLI was started on a terminal that has since hung up: every
- * standard stream that was a terminal no longer is one (the kernel answers
- * EIO to a hung-up terminal, so isatty() says no). False under systemd, for
- * output to files or pipes, and under nohup, which leaves no terminal.
+ * Whether the CLI logs to a terminal that has since hung up: stdout and
+ * stderr, those of them that were a terminal, no longer are (the kernel
+ * answers EIO to a hung-up terminal, so isatty() says no). False under
+ * systemd, under nohup, and for output to files or pipes: a daemon that
+ * logs to a file (`run > log 2>&1 &`) keeps taking SIGHUP as "reload" even
+ * after the terminal it was started from is gone.
  */
 export function terminalHungUp(): boolean {
-  return terminals.length > 0 && terminals.every((fd) => !isatty(fd));
+  return outputs.length > 0 && outputs.every((fd) => !isatty(fd));
 }
 
 /**

@@ -3,7 +3,7 @@
 // (not reload it forever, logging into nothing), and Node 20's exit must not
 // abort on the dead terminal (nodejs/node#51519).
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -81,6 +81,27 @@ describe.skipIf(!hasPython)(
       const folder = /the demo folder (\S+) is removed/.exec(ending.output)?.[1];
       expect(folder).toBeDefined();
       expect(existsSync(folder as string)).toBe(false);
+    });
+
+    it("a daemon that logs to a file outlives the hang-up, still reloads on SIGHUP, and exits 0 (no abort on the dead stdin)", async () => {
+      const args = await runArgs();
+      const log = `${(ws as Workspace).dir}/daemon.log`;
+      const line = ["exec", process.execPath, CLI, ...args, "--log-format", "json"]
+        .map((word) => `'${word.replaceAll("'", `'\\''`)}'`)
+        .join(" ")
+        .replace(/^'exec'/, "exec");
+      const { stdout } = await promisify(execFile)(
+        "python3",
+        [HARNESS, '"msg":"ready"', "2", "sh", "-c", `${line} > '${log}' 2>&1`],
+        { env: { ...process.env, MARKER_FILE: log, HUP_AFTER: "1" }, timeout: 60_000 },
+      );
+      const ending = JSON.parse(stdout) as Ending;
+      expect(ending.markerSeen).toBe(true);
+      const text = readFileSync(log, "utf8");
+      // The kernel's SIGHUP at the hang-up and the operator's one after it: both reload.
+      expect(text.match(/"msg":"SIGHUP: reloading"/g)?.length ?? 0).toBeGreaterThanOrEqual(1);
+      expect(text).not.toMatch(/hung up/);
+      expect([ending.outlived, ending.exitCode, ending.signal]).toEqual([true, 0, null]);
     });
 
     it("still reloads on an operator's SIGHUP while the terminal is there", async () => {
