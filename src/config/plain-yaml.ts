@@ -11,8 +11,9 @@ import type { SourcePosition } from "./yaml-source.js";
  * or anything it does not know makes it decline, and js-yaml (then yaml)
  * reads the file. So it never has to be right about YAML's corners, only
  * about the text it vouches for; test/config/plain-yaml.test.ts holds it to
- * yaml's reading of that text. It is ~10x quicker than js-yaml on 10,000
- * agents: one pass over the lines, no tokens, no events.
+ * yaml's reading of that text, and plain-locate.test.ts its positions to
+ * yaml's. It is ~3x quicker than js-yaml on 10,000 agents (25 against 70 ms
+ * here): one pass over the lines, no tokens, no events.
  */
 
 /** Why reading stopped: the caller goes on with js-yaml. Never escapes {@link parsePlainYaml}. */
