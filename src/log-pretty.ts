@@ -29,10 +29,11 @@ export async function prettyDestination(
   options: { colorize?: boolean; destination?: NodeJS.WritableStream | number } = {},
 ): Promise<DestinationStream> {
   const { build: prettyStream } = await import("pino-pretty");
+  const { stdoutDestination } = await import("./log.js");
   return prettyStream({
     sync: true,
     colorize: options.colorize ?? (process.stdout.isTTY === true && !process.env.NO_COLOR),
-    destination: options.destination ?? 1,
+    destination: options.destination ?? stdoutDestination(),
     singleLine: true,
     translateTime: "SYS:HH:MM:ss.l",
     // Bound to every line; the module names the speaker instead. `err` is

@@ -1,3 +1,4 @@
+import { writeSync } from "node:fs";
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from "pino";
 
 export type { Logger };
@@ -26,5 +27,33 @@ export function createLogger(level: LogLevel = "info", destination?: Destination
     redact: { paths: [...REDACT_PATHS], censor: "[redacted]" },
     base: { pid: process.pid },
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? stdoutDestination());
+}
+
+/**
+ * stdout, written synchronously: a line is out when the call that logged it
+ * returns, and nothing is left to flush at exit. pino's default destination
+ * buffers and flushes at exit with sonic-boom's flushSync, which retries a
+ * write that fails with anything but EAGAIN forever: a daemon whose terminal
+ * had hung up (EIO) never exited. A destination that fails is dropped, and
+ * stderr gets one line saying so: there is nowhere else left to say it.
+ */
+export function stdoutDestination(): DestinationStream {
+  const destination = pino.destination({ fd: 1, sync: true });
+  let dropped = false;
+  destination.on("error", (err: NodeJS.ErrnoException) => {
+    if (dropped) return;
+    dropped = true;
+    destination.write = () => true;
+    destination.flushSync = () => {};
+    try {
+      writeSync(
+        2,
+        `agentpool: cannot write the log to stdout (${err.code ?? err.message}); logging stops\n`,
+      );
+    } catch {
+      // stderr is gone too.
+    }
+  });
+  return destination;
 }
