@@ -1,4 +1,4 @@
-import { closeSync } from "node:fs";
+import { closeSync, fstatSync } from "node:fs";
 import { isatty } from "node:tty";
 
 /*
@@ -8,35 +8,46 @@ import { isatty } from "node:tty";
  * the terminal, a daemon started by hand would outlive its session, logging
  * into nothing. And Node 20 aborts on its way out when it cannot restore a
  * hung-up terminal's modes (nodejs/node#51519, fixed by nodejs/node#58200 in
- * later releases): a clean stop would end in SIGSEGV and a core dump.
+ * later releases): a clean stop would end in SIGABRT or SIGSEGV and a core dump.
  */
 
-/** The standard streams (0, 1, 2) that were terminals when the CLI started. */
-const terminals: readonly number[] = [0, 1, 2].filter((fd) => isatty(fd));
-/** Of those, the ones the daemon logs to (stdout, stderr). */
-const outputs: readonly number[] = terminals.filter((fd) => fd !== 0);
+/** A standard stream (0, 1, 2) that was a terminal when the CLI started, and which file that was. */
+interface Terminal {
+  fd: number;
+  dev: number;
+  ino: number;
+}
+
+const terminals: readonly Terminal[] = [0, 1, 2].flatMap((fd) => {
+  if (!isatty(fd)) return [];
+  const { dev, ino } = fstatSync(fd);
+  return [{ fd, dev, ino }];
+});
+/** Whether the daemon logs to a terminal: its log goes to stdout. */
+const logsToTerminal = terminals.some((t) => t.fd === 1);
 
 /**
- * Whether the CLI logs to a terminal that has since hung up: stdout and
- * stderr, those of them that were a terminal, no longer are (the kernel
- * answers EIO to a hung-up terminal, so isatty() says no). False under
- * systemd, under nohup, and for output to files or pipes: a daemon that
- * logs to a file (`run > log 2>&1 &`) keeps taking SIGHUP as "reload" even
- * after the terminal it was started from is gone.
+ * Whether the terminal the CLI logs to (stdout) has hung up since it
+ * started: the kernel answers EIO to a hung-up terminal, so isatty() says
+ * no. False under systemd, under nohup, and with stdout sent to a file or a
+ * pipe: a daemon that logs to a file (`run > log &`) keeps taking SIGHUP as
+ * "reload" after the terminal it was started from is gone.
  */
 export function terminalHungUp(): boolean {
-  return outputs.length > 0 && outputs.every((fd) => !isatty(fd));
+  return logsToTerminal && !isatty(1);
 }
 
 /**
  * Closes the standard streams whose terminal hung up, so that Node's exit
  * skips restoring their modes (it aborts on the EIO; see above). Only at
- * exit: nothing can be written to them anyway.
+ * exit, and only a stream still open on the same terminal: a descriptor a
+ * module closed and reused for another file is left alone.
  */
 function releaseHungUpTerminal(): void {
-  for (const fd of terminals) {
-    if (isatty(fd)) continue;
+  for (const { fd, dev, ino } of terminals) {
     try {
+      const now = fstatSync(fd);
+      if (now.dev !== dev || now.ino !== ino || isatty(fd)) continue;
       closeSync(fd);
     } catch {
       // Already closed: nothing to restore either.

@@ -60,19 +60,25 @@ describe.skipIf(!hasPython)(
   "a terminal that hangs up (skipped without python3)",
   { timeout: 60_000 },
   () => {
-    it("stops run by itself, with exit 0; it used to reload forever, then die of SIGSEGV at exit", async () => {
-      const ending = await hangUpAfter(": ready", await runArgs());
-      expect(ending.markerSeen).toBe(true);
-      expect({
-        outlived: ending.outlived,
-        exitCode: ending.exitCode,
-        signal: ending.signal,
-      }).toEqual({
-        outlived: false,
-        exitCode: 0,
-        signal: null,
-      });
-    });
+    it.each([
+      ["pretty", ": ready"],
+      ["json", '"msg":"ready"'],
+    ])(
+      "stops run (%s log) by itself, with exit 0; it used to reload forever, then abort at exit (JSON: hang in the log's flush)",
+      async (format, marker) => {
+        const ending = await hangUpAfter(marker, [...(await runArgs()), "--log-format", format]);
+        expect(ending.markerSeen).toBe(true);
+        expect({
+          outlived: ending.outlived,
+          exitCode: ending.exitCode,
+          signal: ending.signal,
+        }).toEqual({
+          outlived: false,
+          exitCode: 0,
+          signal: null,
+        });
+      },
+    );
 
     it("stops demo by itself, which removes its folder", async () => {
       const ending = await hangUpAfter(": ready", ["demo", "--listen", "off"]);
@@ -83,26 +89,32 @@ describe.skipIf(!hasPython)(
       expect(existsSync(folder as string)).toBe(false);
     });
 
-    it("a daemon that logs to a file outlives the hang-up, still reloads on SIGHUP, and exits 0 (no abort on the dead stdin)", async () => {
-      const args = await runArgs();
-      const log = `${(ws as Workspace).dir}/daemon.log`;
-      const line = ["exec", process.execPath, CLI, ...args, "--log-format", "json"]
-        .map((word) => `'${word.replaceAll("'", `'\\''`)}'`)
-        .join(" ")
-        .replace(/^'exec'/, "exec");
-      const { stdout } = await promisify(execFile)(
-        "python3",
-        [HARNESS, '"msg":"ready"', "2", "sh", "-c", `${line} > '${log}' 2>&1`],
-        { env: { ...process.env, MARKER_FILE: log, HUP_AFTER: "1" }, timeout: 60_000 },
-      );
-      const ending = JSON.parse(stdout) as Ending;
-      expect(ending.markerSeen).toBe(true);
-      const text = readFileSync(log, "utf8");
-      // The kernel's SIGHUP at the hang-up and the operator's one after it: both reload.
-      expect(text.match(/"msg":"SIGHUP: reloading"/g)?.length ?? 0).toBeGreaterThanOrEqual(1);
-      expect(text).not.toMatch(/hung up/);
-      expect([ending.outlived, ending.exitCode, ending.signal]).toEqual([true, 0, null]);
-    });
+    it.each([
+      ["stdout and stderr", "2>&1"],
+      ["stdout only, stderr on the terminal", ""],
+    ])(
+      "a daemon that logs to a file (%s) outlives the hang-up, reloads on SIGHUP, and exits 0 (no abort on the dead terminal)",
+      async (_name, stderr) => {
+        const args = await runArgs();
+        const log = `${(ws as Workspace).dir}/daemon.log`;
+        const line = ["exec", process.execPath, CLI, ...args, "--log-format", "json"]
+          .map((word) => `'${word.replaceAll("'", `'\\''`)}'`)
+          .join(" ")
+          .replace(/^'exec'/, "exec");
+        const { stdout } = await promisify(execFile)(
+          "python3",
+          [HARNESS, '"msg":"ready"', "2", "sh", "-c", `${line} > '${log}' ${stderr}`],
+          { env: { ...process.env, MARKER_FILE: log, HUP_AFTER: "1" }, timeout: 60_000 },
+        );
+        const ending = JSON.parse(stdout) as Ending;
+        expect(ending.markerSeen).toBe(true);
+        const text = readFileSync(log, "utf8");
+        // The kernel's SIGHUP at the hang-up (the daemon leads the session) and the operator's after it.
+        expect(text.match(/"msg":"SIGHUP: reloading"/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
+        expect(text).not.toMatch(/hung up/);
+        expect([ending.outlived, ending.exitCode, ending.signal]).toEqual([true, 0, null]);
+      },
+    );
 
     it("still reloads on an operator's SIGHUP while the terminal is there", async () => {
       const ending = await hangUpAfter(": ready", await runArgs(), {
