@@ -17,26 +17,33 @@ const NULL_START = "~nN";
 const BOOL_START = "tTfF";
 const NUMBER_START = "0123456789+-.";
 
+/** Whether a plain scalar is null: `~`, `null`, `Null`, `NULL` or nothing. */
 export const isCoreNull = (text: string): boolean =>
   (text.length === 0 || NULL_START.includes(text[0] as string)) && NULL.test(text);
 
+/** Whether a plain scalar is a bool: `true` or `false`, in three spellings each. */
 export const isCoreBool = (text: string): boolean =>
   BOOL_START.includes(text[0] as string) && BOOL.test(text);
 
+/** Whether a plain scalar is an int: decimal with a sign, `0o` octal or `0x` hex. */
 export const isCoreInt = (text: string): boolean =>
   NUMBER_START.includes(text[0] as string) && INT.test(text);
 
+/** Whether a plain scalar is a float, `.inf` and `.nan` included. */
 export const isCoreFloat = (text: string): boolean =>
   NUMBER_START.includes(text[0] as string) && FLOAT.test(text);
 
+/** The value of a scalar {@link isCoreBool} accepts. */
 export const coreBool = (text: string): boolean => text.charAt(0).toLowerCase() === "t";
 
+/** The value of a scalar {@link isCoreInt} accepts (a Number, as yaml gives without `intAsBigInt`). */
 export function coreInt(text: string): number {
   if (text.startsWith("0o")) return Number.parseInt(text.slice(2), 8);
   if (text.startsWith("0x")) return Number.parseInt(text.slice(2), 16);
   return Number.parseInt(text, 10);
 }
 
+/** The value of a scalar {@link isCoreFloat} accepts. */
 export function coreFloat(text: string): number {
   const lower = text.toLowerCase();
   if (lower.endsWith(".nan")) return Number.NaN;

@@ -16,9 +16,8 @@ import type { SourcePosition } from "./yaml-source.js";
  * here): one pass over the lines, no tokens, no events.
  */
 
-/** Why reading stopped: the caller goes on with js-yaml. Never escapes {@link parsePlainYaml}. */
-class Decline {}
-const DECLINE = new Decline();
+/** Thrown to stop reading: the caller goes on with js-yaml. Never escapes {@link parsePlainYaml}. */
+const NOT_PLAIN = Symbol("not plain YAML");
 
 /** Longest key read here; yaml refuses implicit keys over 1,024 characters. */
 const MAX_KEY_CHARS = 256;
@@ -48,7 +47,7 @@ export function parsePlainYaml(text: string): Record<string, unknown> | undefine
   try {
     return new Reader(text).document();
   } catch (err) {
-    if (err === DECLINE) return undefined;
+    if (err === NOT_PLAIN) return undefined;
     throw err;
   }
 }
@@ -81,13 +80,13 @@ export function readPlainYamlPositions(
   try {
     return { root: new Reader(text, positions).document(), positions };
   } catch (err) {
-    if (err === DECLINE) return undefined;
+    if (err === NOT_PLAIN) return undefined;
     throw err;
   }
 }
 
 function decline(): never {
-  throw DECLINE;
+  throw NOT_PLAIN;
 }
 
 /** Where an inline value starts (its line, and the 0-based column of its first character), when positions are kept. */

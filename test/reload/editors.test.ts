@@ -4,7 +4,7 @@
 // "4913" probe file), ed, perl -i, busybox sed -i, cp, install, tee, dd.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AgentPool, type PoolSnapshot } from "../../src/index.js";
@@ -66,9 +66,15 @@ async function expectTheEdit(): Promise<void> {
   expect(results.filter((r) => !r.ok)).toEqual([]);
 }
 
-/** The edited text, written to a file outside the watched folder, for tools that copy one over. */
+/**
+ * The edited text, in a file in a folder of its own beside config.yml (the
+ * config's folder watch sees only that folder's name appear), for the tools
+ * that copy one over. Removed with the workspace.
+ */
 async function editedCopy(): Promise<string> {
-  const path = join(ws.dir, "..", `${ws.dir.split("/").pop()}-edited.yml`);
+  const folder = join(ws.dir, "edited");
+  await mkdir(folder, { recursive: true });
+  const path = join(folder, "config.yml");
   await writeFile(path, ws.yaml([{ addr: "10.0.0.1:8890", name: "gamma" }], "edited"));
   return path;
 }
