@@ -30,6 +30,21 @@ export function createLogger(level: LogLevel = "info", destination?: Destination
   return pino(options, destination ?? stdoutDestination());
 }
 
+/** Why the log stopped (stdout failed), shown by `/status` as `logProblem`. */
+export interface LogProblem {
+  /** The write's error code: `EPIPE`, `EIO`, `EBADF`… */
+  code: string;
+  /** When, ISO 8601. */
+  since: string;
+}
+
+let problem: LogProblem | undefined;
+
+/** Set once a log destination on stdout has failed and been dropped; process-wide, as stdout is. */
+export function logProblem(): LogProblem | undefined {
+  return problem;
+}
+
 /**
  * stdout, written synchronously: a line is out when the call that logged it
  * returns, and nothing is left to flush at exit. pino's default destination
@@ -44,6 +59,7 @@ export function stdoutDestination(): DestinationStream {
   destination.on("error", (err: NodeJS.ErrnoException) => {
     if (dropped) return;
     dropped = true;
+    problem ??= { code: err.code ?? "ERR", since: new Date().toISOString() };
     destination.write = () => true;
     destination.flushSync = () => {};
     try {

@@ -26,12 +26,15 @@ afterEach(async () => {
   ws = undefined;
 });
 
-/** GET path on the status endpoint's unix socket: the status code. */
-function get(socketPath: string, path: string): Promise<number> {
+/** GET path on the status endpoint's unix socket: the status code and the body. */
+function get(socketPath: string, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, path }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
+      let body = "";
+      res.setEncoding("utf8").on("data", (chunk: string) => {
+        body += chunk;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on("error", reject);
     req.end();
@@ -39,7 +42,7 @@ function get(socketPath: string, path: string): Promise<number> {
 }
 
 describe("stdout going away under the daemon", () => {
-  it("a pipe whose reader closed: the log is dropped with one line on stderr, the daemon serves on and stops with exit 0", async () => {
+  it("a pipe whose reader closed: the log is dropped with one line on stderr and a logProblem in /status; the daemon serves on and stops with exit 0", async () => {
     ws = await createWorkspace("agentpool-logdest-");
     await writeFile(ws.configPath, ws.yaml([]));
     const socket = join(ws.dir, "status.sock");
@@ -54,7 +57,13 @@ describe("stdout going away under the daemon", () => {
       () => /cannot write the log to stdout \(EPIPE\)/.test(daemon?.stderr() ?? ""),
       10_000,
     );
-    expect(await get(socket, "/healthz")).toBe(200);
+    expect((await get(socket, "/healthz")).status).toBe(200);
+    // Not silent: /status says the log stopped, and why.
+    const status = JSON.parse((await get(socket, "/status")).body) as {
+      logProblem?: { code: string; since: string };
+    };
+    expect(status.logProblem?.code).toBe("EPIPE");
+    expect(Number.isNaN(Date.parse(status.logProblem?.since ?? ""))).toBe(false);
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
     expect(daemon.stderr().match(/cannot write the log/g)).toHaveLength(1);

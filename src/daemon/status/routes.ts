@@ -3,7 +3,7 @@ import {
   type DockerSocketsSource,
   dockerSocketsStatus,
 } from "../../consumers/docker-sockets/status.js";
-import type { Logger } from "../../log.js";
+import { type Logger, logProblem } from "../../log.js";
 import type { AgentPool } from "../../pool/pool.js";
 import type { WatchProblem } from "../../reload/source.js";
 import type { EventStream } from "./events.js";
@@ -56,6 +56,8 @@ export function statusRoutes(from: RouteSources): Record<(typeof ENDPOINTS)[numb
       if (dockerSockets) body.dockerSockets = dockerSocketsStatus(dockerSockets);
       const watchProblem = from.watchProblem?.();
       if (watchProblem) body.watchProblem = watchProblem;
+      const stoppedLog = logProblem();
+      if (stoppedLog) body.logProblem = stoppedLog;
       sendJson(res, 200, body);
     },
     "/metrics": (_req, res) => {

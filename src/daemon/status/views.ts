@@ -5,6 +5,7 @@ import {
   type DockerSocketsStatus,
   dockerSocketFields,
 } from "../../consumers/docker-sockets/status.js";
+import type { LogProblem } from "../../log.js";
 import type { PoolSnapshot } from "../../pool/snapshot.js";
 import type { ReloadResult } from "../../reload/result.js";
 import type { WatchProblem } from "../../reload/source.js";
@@ -49,6 +50,8 @@ export interface StatusBody {
   dockerSockets?: DockerSocketsStatus;
   /** Present while the file watcher cannot watch a folder (e.g. the inotify watch limit). */
   watchProblem?: WatchProblem;
+  /** Present once stdout failed and the log was dropped (see `stdoutDestination`). */
+  logProblem?: LogProblem;
 }
 
 /** One element of `GET /agents`: the agent, what its latest `/info` probe said, its certificates' fingerprints. */
