@@ -8,14 +8,7 @@ import { ConfigError } from "../../src/config/errors.js";
 import { fastPath, parseFast, parseWithJsYaml } from "../../src/config/fast-parse.js";
 import { loadConfig } from "../../src/config/load.js";
 import { parseYaml } from "../../src/config/yaml-source.js";
-import {
-  type ConfigDir,
-  type ConfigPki,
-  createConfigDir,
-  createConfigPki,
-  createTempRoot,
-  loadWith,
-} from "./helpers.js";
+import { type ConfigDir, configFixture, loadWith } from "./helpers.js";
 
 const ADDRS = [
   "a.example:1",
@@ -229,16 +222,11 @@ describe("the accepted path agrees with the located path", () => {
   });
 
   describe("through the loader, on real files", () => {
-    let pki: ConfigPki;
     let dir: ConfigDir;
     let cleanup: () => Promise<void>;
 
     beforeAll(async () => {
-      pki = await createConfigPki();
-      const root = await createTempRoot();
-      cleanup = root.cleanup;
-      dir = await createConfigDir(root.root);
-      await dir.writeTls(pki);
+      ({ dir, cleanup } = await configFixture());
     });
     afterAll(async () => {
       fastPath.enabled = true;
@@ -433,10 +421,7 @@ describe("each difference between the parsers, pinned", () => {
   let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    const root = await createTempRoot();
-    cleanup = root.cleanup;
-    dir = await createConfigDir(root.root);
-    await dir.writeTls(await createConfigPki());
+    ({ dir, cleanup } = await configFixture());
   });
   afterAll(async () => {
     fastPath.enabled = true;

@@ -143,3 +143,19 @@ export async function loadWith(
     toggle.enabled = true;
   }
 }
+
+/** The config test PKI and a temporary root with config/ and certs/, removed by `cleanup()`. */
+export interface ConfigFixture {
+  pki: ConfigPki;
+  dir: ConfigDir;
+  cleanup(): Promise<void>;
+}
+
+/** {@link ConfigFixture}, with the good TLS files under config/tls/ unless `writeTls` is false. */
+export async function configFixture(options: { writeTls?: boolean } = {}): Promise<ConfigFixture> {
+  const pki = await createConfigPki();
+  const root = await createTempRoot();
+  const dir = await createConfigDir(root.root);
+  if (options.writeTls !== false) await dir.writeTls(pki);
+  return { pki, dir, cleanup: root.cleanup };
+}

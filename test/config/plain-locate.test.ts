@@ -12,15 +12,7 @@ import {
 } from "../../src/config/fast-parse.js";
 import type { PathSegment } from "../../src/config/path.js";
 import { parseYaml } from "../../src/config/yaml-source.js";
-import {
-  type ConfigDir,
-  type ConfigPki,
-  createConfigDir,
-  createConfigPki,
-  createTempRoot,
-  loadWith,
-  TLS_FLOW,
-} from "./helpers.js";
+import { type ConfigDir, type ConfigPki, configFixture, loadWith, TLS_FLOW } from "./helpers.js";
 import { configArb } from "./plain-yaml-arb.js";
 
 /** Every path to an entry of a collection in `data`. */
@@ -121,10 +113,7 @@ describe("a config with warnings, read by the plain tier", () => {
   let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    pki = await createConfigPki();
-    const root = await createTempRoot();
-    cleanup = root.cleanup;
-    dir = await createConfigDir(root.root);
+    ({ pki, dir, cleanup } = await configFixture({ writeTls: false }));
     await dir.write("config/tls/ca.pem", pki.ca, 0o644);
     await dir.write("config/tls/soon.pem", pki.soon.cert, 0o644);
     // Readable by everyone: the key-mode warning.

@@ -12,14 +12,7 @@ import { valueAt } from "../../src/config/path.js";
 import { ConfigSchema } from "../../src/config/schema.js";
 import { findPrivateKeys } from "../../src/config/secrets.js";
 import { commonAgentList, commonShape } from "../../src/config/validate-fast.js";
-import {
-  type ConfigDir,
-  type ConfigPki,
-  createConfigDir,
-  createConfigPki,
-  createTempRoot,
-  loadWith,
-} from "./helpers.js";
+import { type ConfigDir, type ConfigPki, configFixture, loadWith } from "./helpers.js";
 
 const ed = generateKeyPairSync("ed25519").privateKey;
 /** The base64 body of a PKCS#8 Ed25519 key: 64 characters, short enough for a name. */
@@ -283,11 +276,7 @@ describe("the loader gives the same result with and without the common-shape che
   let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    pki = await createConfigPki();
-    const root = await createTempRoot();
-    cleanup = root.cleanup;
-    dir = await createConfigDir(root.root);
-    await dir.writeTls(pki);
+    ({ pki, dir, cleanup } = await configFixture());
     for (const file of GOOD_PATHS.filter((p) => p.startsWith("tls/"))) {
       await dir.write(
         `config/${file}`,
@@ -328,11 +317,7 @@ describe("agents alternating between two sets of TLS files", () => {
   let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    pki = await createConfigPki();
-    const root = await createTempRoot();
-    cleanup = root.cleanup;
-    dir = await createConfigDir(root.root);
-    await dir.writeTls(pki);
+    ({ pki, dir, cleanup } = await configFixture());
     await dir.write("config/tls2/ca.pem", pki.ca);
     await dir.write("config/tls2/cert.pem", pki.soon.cert);
     await dir.write("config/tls2/key.pem", pki.soon.key);
