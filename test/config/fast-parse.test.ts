@@ -9,6 +9,7 @@ import { fastPath, parseFast, parseWithJsYaml } from "../../src/config/fast-pars
 import { loadConfig } from "../../src/config/load.js";
 import { parseYaml } from "../../src/config/yaml-source.js";
 import { type ConfigDir, configFixture, loadWith } from "./helpers.js";
+import { mutate, mutationArb } from "./mutations.js";
 
 const ADDRS = [
   "a.example:1",
@@ -97,89 +98,18 @@ function render(extra: string, agents: readonly AgentSpec[], emptyList: boolean)
   return `${lines.filter((l) => l !== "").join("\n")}\n`;
 }
 
-type Mutation =
-  | { op: "delete"; at: number }
-  | { op: "duplicate"; at: number }
-  | { op: "char"; at: number; char: string }
-  | { op: "insert"; at: number; char: string }
-  | { op: "scalar"; at: number; scalar: string }
-  | { op: "indent"; at: number; by: number };
-
-const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ op: fc.constant("delete" as const), at: fc.nat() }),
-  fc.record({ op: fc.constant("duplicate" as const), at: fc.nat() }),
-  fc.record({
-    op: fc.constant("char" as const),
-    at: fc.nat(),
-    char: fc.constantFrom(...SIGNIFICANT),
-  }),
-  fc.record({
-    op: fc.constant("insert" as const),
-    at: fc.nat(),
-    char: fc.constantFrom(...SIGNIFICANT),
-  }),
-  fc.record({
-    op: fc.constant("scalar" as const),
-    at: fc.nat(),
-    scalar: fc.constantFrom(...SCALARS),
-  }),
-  fc.record({
-    op: fc.constant("indent" as const),
-    at: fc.nat(),
-    by: fc.integer({ min: -2, max: 2 }),
-  }),
-);
-
-function mutate(text: string, mutations: readonly Mutation[]): string {
-  let out = text;
-  for (const m of mutations) {
-    const lines = out.split("\n");
-    const line = m.at % Math.max(1, lines.length);
-    switch (m.op) {
-      case "delete":
-        lines.splice(line, 1);
-        out = lines.join("\n");
-        break;
-      case "duplicate":
-        lines.splice(line, 0, lines[line] ?? "");
-        out = lines.join("\n");
-        break;
-      case "indent": {
-        const current = lines[line] ?? "";
-        lines[line] = m.by > 0 ? " ".repeat(m.by) + current : current.slice(-m.by);
-        out = lines.join("\n");
-        break;
-      }
-      case "char": {
-        const at = m.at % Math.max(1, out.length);
-        out = out.slice(0, at) + m.char + out.slice(at + 1);
-        break;
-      }
-      case "insert": {
-        const at = m.at % (out.length + 1);
-        out = out.slice(0, at) + m.char + out.slice(at);
-        break;
-      }
-      case "scalar": {
-        // Replace a value: the text after the first ": " of a line.
-        const current = lines[line] ?? "";
-        const colon = current.indexOf(": ");
-        lines[line] =
-          colon < 0 ? `${current} ${m.scalar}` : `${current.slice(0, colon + 2)}${m.scalar}`;
-        out = lines.join("\n");
-        break;
-      }
-    }
-  }
-  return out;
-}
+const mutationsArb = mutationArb({
+  significant: SIGNIFICANT,
+  replaceChars: true,
+  scalars: SCALARS,
+});
 
 const configArb = fc
   .record({
     extra: extraArb,
     agents: fc.array(agentArb, { maxLength: 5 }),
     emptyList: fc.boolean(),
-    mutations: fc.array(mutationArb, { maxLength: 3 }),
+    mutations: fc.array(mutationsArb, { maxLength: 3 }),
   })
   .map(({ extra, agents, emptyList, mutations }) =>
     mutate(render(extra, agents, emptyList), mutations),

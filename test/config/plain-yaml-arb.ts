@@ -2,6 +2,7 @@
 // hold the plain reader (plain-yaml.test.ts) and its positions
 // (plain-locate.test.ts) to yaml.
 import fc from "fast-check";
+import { mutate, mutationArb } from "./mutations.js";
 
 /** Scalars an operator writes, typed or not, quoted or not. */
 const COMMON_SCALAR = fc.constantFrom(
@@ -181,12 +182,6 @@ const AGENT_ENTRIES: readonly (readonly string[])[] = [
   ["    - { addr: e.example:4, name: 'e #4', tls: {} }"],
 ];
 
-type Mutation =
-  | { op: "delete"; at: number }
-  | { op: "duplicate"; at: number }
-  | { op: "insert"; at: number; text: string }
-  | { op: "indent"; at: number; by: number };
-
 const SIGNIFICANT = [
   ..." \t\r\n:-#'\"&*![]{}?|>%@`,\\",
   "\u00a0",
@@ -197,41 +192,7 @@ const SIGNIFICANT = [
   "...",
 ];
 
-const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ op: fc.constant("delete" as const), at: fc.nat() }),
-  fc.record({ op: fc.constant("duplicate" as const), at: fc.nat() }),
-  fc.record({
-    op: fc.constant("insert" as const),
-    at: fc.nat(),
-    text: fc.constantFrom(...SIGNIFICANT),
-  }),
-  fc.record({
-    op: fc.constant("indent" as const),
-    at: fc.nat(),
-    by: fc.integer({ min: -2, max: 2 }),
-  }),
-);
-
-function mutate(text: string, mutations: readonly Mutation[]): string {
-  let out = text;
-  for (const m of mutations) {
-    const lines = out.split("\n");
-    const line = m.at % Math.max(1, lines.length);
-    if (m.op === "insert") {
-      const at = m.at % (out.length + 1);
-      out = out.slice(0, at) + m.text + out.slice(at);
-      continue;
-    }
-    if (m.op === "delete") lines.splice(line, 1);
-    else if (m.op === "duplicate") lines.splice(line, 0, lines[line] ?? "");
-    else {
-      const current = lines[line] ?? "";
-      lines[line] = m.by > 0 ? " ".repeat(m.by) + current : current.slice(-m.by);
-    }
-    out = lines.join("\n");
-  }
-  return out;
-}
+const mutationsArb = mutationArb({ significant: SIGNIFICANT });
 
 export const configArb = fc
   .record({
@@ -244,7 +205,7 @@ export const configArb = fc
     ),
     style: styleArb,
     agents: fc.array(fc.constantFrom(...AGENT_ENTRIES), { maxLength: 4 }),
-    mutations: fc.array(mutationArb, { maxLength: 2 }),
+    mutations: fc.array(mutationsArb, { maxLength: 2 }),
     trailing: fc.constantFrom("", "\n", "   \n", "# end\n", "  # end"),
   })
   .map(({ extra, style, agents, mutations, trailing }) => {
