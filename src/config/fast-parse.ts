@@ -159,8 +159,7 @@ export const fastPath = { enabled: true };
  * undefined when the located path must decide. Never throws.
  */
 export function parseFast(text: string): unknown {
-  if (!fastPath.enabled) return undefined;
-  return parsePlainYaml(text) ?? parseWithJsYaml(text);
+  return fastSource(text)?.data;
 }
 
 /**
